@@ -1,0 +1,16 @@
+//! GET /playback/resume: returns the saved position of one video for one profile.
+//!
+//! Everything is built once at init and reused by every invocation; the logic lives in `playback`.
+
+use lambda_http::{run, service_fn, Error};
+use playback::App;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    playback::telemetry::init();
+    let app = App::from_env().await?;
+    run(service_fn(|request| async {
+        Ok::<_, Error>(app.resume(request).await)
+    }))
+    .await
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every check: formatting, the template lint, all Rust tests (unit, DynamoDB Local integration,
+# in-process API Gateway events), clippy, and an end-to-end run of the local stack over HTTP.
+# Installs what is missing and stops everything it started.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_cargo
+ensure_dynamodb_local
+ensure_cargo_lambda
+ensure_cfn_lint
+ensure_curl
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cfn-lint template.yaml"
+cfn-lint template.yaml
+
+PORT=$(free_port)
+start_dynamodb_local "$PORT"
+trap 'kill "$DYNAMODB_PID" 2>/dev/null || true; wait "$DYNAMODB_PID" 2>/dev/null || true' EXIT
+export PLAYBACK_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$PORT"
+log "DynamoDB Local on 127.0.0.1:$PORT (in memory)"
+
+log "cargo test --workspace"
+cargo test --workspace --color never 2>&1 | tee "$LOCAL/cargo-test.log"
+
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "local stack end to end (scripts/run-local.sh over HTTP)"
+bash scripts/smoke-local.sh
+
+# One closing line over all test binaries (cargo prints one summary per binary).
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$LOCAL/cargo-test.log"

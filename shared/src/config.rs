@@ -1,0 +1,127 @@
+//! Configuration, read once from the environment at init. Defaults are documented in the README.
+
+use std::time::Duration;
+
+use crate::domain::Rules;
+use crate::store::StoreSettings;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub store: StoreSettings,
+    pub rules: Rules,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is required")]
+    Missing(&'static str),
+    #[error("{name} must be {expected}, got {value:?}")]
+    Invalid {
+        name: &'static str,
+        expected: &'static str,
+        value: String,
+    },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let positive =
+            |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+                match lookup(name) {
+                    None => Ok(default),
+                    Some(raw) => raw.trim().parse::<u64>().ok().filter(|v| *v > 0).ok_or(
+                        ConfigError::Invalid {
+                            name,
+                            expected: "a positive whole number",
+                            value: raw,
+                        },
+                    ),
+                }
+            };
+        let table = lookup("PLAYBACK_TABLE")
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(ConfigError::Missing("PLAYBACK_TABLE"))?;
+        let consistent_reads = match lookup("PLAYBACK_CONSISTENT_READS").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "PLAYBACK_CONSISTENT_READS",
+                    expected: "true or false",
+                    value: other.to_owned(),
+                })
+            }
+        };
+        Ok(Self {
+            store: StoreSettings {
+                table,
+                read_timeout: Duration::from_millis(positive("PLAYBACK_READ_TIMEOUT_MS", 150)?),
+                write_timeout: Duration::from_millis(positive("PLAYBACK_WRITE_TIMEOUT_MS", 500)?),
+                consistent_reads,
+            },
+            rules: Rules {
+                retention: Duration::from_secs(positive("PLAYBACK_RETENTION_DAYS", 180)? * 86_400),
+                max_offline_age: Duration::from_secs(
+                    positive("PLAYBACK_MAX_OFFLINE_AGE_HOURS", 168)? * 3600,
+                ),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_article_budgets() {
+        let config = Config::from_lookup(lookup(&[("PLAYBACK_TABLE", "t")])).unwrap();
+        assert_eq!(config.store.read_timeout, Duration::from_millis(150));
+        assert_eq!(config.store.write_timeout, Duration::from_millis(500));
+        assert!(!config.store.consistent_reads);
+        assert_eq!(config.rules, Rules::default());
+    }
+
+    #[test]
+    fn table_is_required() {
+        assert_eq!(
+            Config::from_lookup(lookup(&[])).unwrap_err(),
+            ConfigError::Missing("PLAYBACK_TABLE")
+        );
+    }
+
+    #[test]
+    fn settings_are_read_and_bad_values_named() {
+        let config = Config::from_lookup(lookup(&[
+            ("PLAYBACK_TABLE", "t"),
+            ("PLAYBACK_RETENTION_DAYS", "30"),
+            ("PLAYBACK_CONSISTENT_READS", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(config.rules.retention, Duration::from_secs(30 * 86_400));
+        assert!(config.store.consistent_reads);
+        let err = Config::from_lookup(lookup(&[
+            ("PLAYBACK_TABLE", "t"),
+            ("PLAYBACK_WRITE_TIMEOUT_MS", "0"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("PLAYBACK_WRITE_TIMEOUT_MS"),
+            "{err}"
+        );
+    }
+}

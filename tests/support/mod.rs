@@ -1,0 +1,240 @@
+//! Shared harness of the integration tests: a real DynamoDB Local (started by `scripts/test.sh`,
+//! reached over HTTP with the real SDK), a fresh table per test, and real API Gateway HTTP API
+//! (payload 2.0) events parsed by lambda_http exactly as in Lambda.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use lambda_http::{Body, Request, Response};
+use playback::domain::{Clock, Rules, Stamp};
+use playback::store::{create_table, DynamoStore, StoreSettings};
+use playback::App;
+use serde_json::{json, Value};
+
+pub const ENDPOINT_VAR: &str = "PLAYBACK_TEST_DYNAMODB_ENDPOINT";
+
+/// DynamoDB Local's address, as `scripts/test.sh` exports it.
+pub fn endpoint() -> String {
+    std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| {
+        panic!("{ENDPOINT_VAR} is not set: run the tests with scripts/test.sh, which starts DynamoDB Local")
+    })
+}
+
+/// An SDK client for `endpoint` with dummy credentials, as a developer machine would have.
+pub async fn client_for(endpoint: &str) -> Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// A table of its own for one test, so tests run in parallel without seeing each other.
+pub struct TestTable {
+    pub name: String,
+    pub client: Client,
+}
+
+impl TestTable {
+    pub async fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "playback-test-{}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let client = client_for(&endpoint()).await;
+        create_table(&client, &name)
+            .await
+            .expect("create test table");
+        Self { name, client }
+    }
+
+    /// Budgets generous enough for a shared 2-core CI machine: these tests pin behaviour, not speed.
+    pub fn settings(&self) -> StoreSettings {
+        StoreSettings {
+            table: self.name.clone(),
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
+            consistent_reads: true,
+        }
+    }
+
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(self.client.clone(), self.settings())
+    }
+
+    pub fn app(&self) -> App<DynamoStore> {
+        App::new(self.store(), Rules::default())
+    }
+
+    /// Every item in the table, raw, to prove what was (or was not) written.
+    pub async fn items(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.name)
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("scan test table");
+        out.items.unwrap_or_default()
+    }
+
+    pub async fn raw_item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Option<std::collections::HashMap<String, AttributeValue>> {
+        self.client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(pk.into()))
+            .key("sk", AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get raw item")
+            .item
+    }
+}
+
+/// A clock the test sets and moves.
+#[derive(Debug, Default)]
+pub struct TestClock(std::sync::atomic::AtomicU64);
+
+impl TestClock {
+    pub fn at(millis: u64) -> Arc<Self> {
+        Arc::new(Self(millis.into()))
+    }
+
+    pub fn set(&self, millis: u64) {
+        self.0.store(millis, Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, millis: u64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Stamp {
+        Stamp::from_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// The current wall clock in milliseconds, for tests whose data must not be expired on arrival.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// An API Gateway HTTP API (payload format 2.0) event, as JSON, the way API Gateway sends it.
+pub fn apigw_event_json(
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Value {
+    let mut header_map = serde_json::Map::new();
+    header_map.insert(
+        "host".into(),
+        "abc123.execute-api.us-east-1.amazonaws.com".into(),
+    );
+    header_map.insert("user-agent".into(), "player/1.0".into());
+    for (name, value) in headers {
+        header_map.insert(name.to_string(), Value::String(value.to_string()));
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": header_map,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "player/1.0"
+            },
+            "requestId": "test-request",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "04/Dec/2026:21:00:00 +0000",
+            "timeEpoch": 1796418000000u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+}
+
+/// Parses an event the way the Lambda runtime does for lambda_http.
+pub fn request_from_event(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).expect("lambda_http parses the event")
+}
+
+pub fn post_update(body: &str) -> Request {
+    request_from_event(&apigw_event_json(
+        "POST",
+        "/playback/update",
+        "",
+        &[("content-type", "application/json")],
+        Some(body),
+    ))
+}
+
+pub fn get_resume(raw_query: &str) -> Request {
+    request_from_event(&apigw_event_json(
+        "GET",
+        "/playback/resume",
+        raw_query,
+        &[],
+        None,
+    ))
+}
+
+/// A valid update body with the given fields replaced (`Value::Null` removes a field).
+pub fn update_body(overrides: Value) -> String {
+    let mut body = json!({
+        "account_id": "acct-1",
+        "profile_id": "alice",
+        "video_id": "tt0111161",
+        "position": 1200.5,
+        "device_id": "tv-living-room",
+        "seq": 1
+    });
+    for (key, value) in overrides.as_object().expect("overrides are an object") {
+        if value.is_null() {
+            body.as_object_mut().unwrap().remove(key);
+        } else {
+            body[key] = value.clone();
+        }
+    }
+    body.to_string()
+}
+
+pub fn json_body(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref())
+        .unwrap_or_else(|err| panic!("response body is not JSON ({err}): {:?}", response.body()))
+}
