@@ -15,8 +15,9 @@ ensure_curl
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
-log "cfn-lint template.yaml"
+log "cfn-lint template.yaml, then the template against the code"
 cfn-lint template.yaml
+python tests/check_template.py
 
 PORT=$(free_port)
 start_dynamodb_local "$PORT"

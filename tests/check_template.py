@@ -1,0 +1,72 @@
+"""Checks template.yaml against what the code expects, beyond what cfn-lint can know:
+the key schema and TTL attribute the store uses, least-privilege policies (only the DynamoDB
+actions each function calls, on this table), the routes, and the settings Config reads.
+
+Run by scripts/test.sh with the virtualenv that holds cfn-lint (its YAML decoder handles !Ref)."""
+
+import pathlib
+import re
+import sys
+
+from cfnlint.decode import decode
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+template, errors = decode(str(ROOT / "template.yaml"))
+assert not errors, errors
+resources = template["Resources"]
+checks = 0
+
+
+def check(condition, message):
+    global checks
+    if not condition:
+        sys.exit(f"template.yaml: {message}")
+    checks += 1
+
+
+table = resources["PlaybackTable"]["Properties"]
+check(table["BillingMode"] == "PAY_PER_REQUEST", "table must be on-demand")
+check([(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [("pk", "HASH"), ("sk", "RANGE")],
+      "key schema must be pk (account_id#profile_id) HASH, sk (video_id) RANGE")
+check(table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True},
+      "TTL must be enabled on expires_at")
+check(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, "PITR must be on")
+check(resources["PlaybackTable"].get("DeletionPolicy") == "Retain", "the table must survive stack deletion")
+
+# The attribute names the store writes must be the ones the template declares.
+store_source = (ROOT / "shared/src/store/dynamo.rs").read_text()
+for name in ("pk", "sk", "expires_at"):
+    check(re.search(rf'const \w+: &str = "{name}";', store_source), f"store does not use attribute {name}")
+
+globals_fn = template["Globals"]["Function"]
+check(globals_fn["Runtime"] == "provided.al2023", "runtime must be provided.al2023")
+check(globals_fn["Architectures"] == ["arm64"], "functions must be arm64")
+
+config_source = (ROOT / "shared/src/config.rs").read_text()
+read_by_config = set(re.findall(r'"(PLAYBACK_[A-Z_]+)"', config_source))
+declared = set(globals_fn["Environment"]["Variables"])
+check(read_by_config <= declared, f"settings read by Config but not set: {read_by_config - declared}")
+check({v for v in declared if v.startswith("PLAYBACK_")} <= read_by_config,
+      f"settings set but never read: {declared - read_by_config}")
+
+expected = {
+    "UpdateFunction": ("update", "POST", "/playback/update", ["dynamodb:UpdateItem"]),
+    "ResumeFunction": ("resume", "GET", "/playback/resume", ["dynamodb:GetItem"]),
+}
+for logical_id, (binary, method, path, actions) in expected.items():
+    fn = resources[logical_id]
+    check(fn["Metadata"] == {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": binary}},
+          f"{logical_id} must be built by cargo-lambda as binary {binary}")
+    check((ROOT / f"functions/{binary}/src/main.rs").exists(), f"no binary {binary}")
+    events = list(fn["Properties"]["Events"].values())
+    check(len(events) == 1 and events[0]["Type"] == "HttpApi", f"{logical_id} must have one HttpApi route")
+    check((events[0]["Properties"]["Method"], events[0]["Properties"]["Path"]) == (method, path),
+          f"{logical_id} must serve {method} {path}")
+    statements = [s for p in fn["Properties"]["Policies"] for s in p["Statement"]]
+    check(len(statements) == 1, f"{logical_id} must have exactly one policy statement")
+    check(statements[0]["Effect"] == "Allow" and statements[0]["Action"] == actions,
+          f"{logical_id} may only be allowed {actions}")
+    check(statements[0]["Resource"] == {"Fn::GetAtt": ["PlaybackTable", "Arn"]},
+          f"{logical_id} policy must name only the playback table")
+
+print(f"template.yaml: {checks} checks passed")
