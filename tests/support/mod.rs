@@ -238,3 +238,54 @@ pub fn json_body(response: &Response<Body>) -> Value {
     serde_json::from_slice(response.body().as_ref())
         .unwrap_or_else(|err| panic!("response body is not JSON ({err}): {:?}", response.body()))
 }
+
+/// Records the DynamoDB operation of every HTTP request the SDK sends (retries included), so tests
+/// can prove how many round trips a call costs.
+#[derive(Debug, Clone, Default)]
+pub struct RoundTrips(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl RoundTrips {
+    /// Operation names (`UpdateItem`, `GetItem`...) since the last call, in order.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RoundTrips {
+    fn name(&self) -> &'static str {
+        "RoundTrips"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+impl TestTable {
+    /// A store on this table whose every request to DynamoDB is recorded.
+    pub fn counted_store(&self) -> (DynamoStore, RoundTrips) {
+        let trips = RoundTrips::default();
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .interceptor(trips.clone())
+            .build();
+        (
+            DynamoStore::new(Client::from_conf(config), self.settings()),
+            trips,
+        )
+    }
+}
