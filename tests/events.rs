@@ -28,8 +28,43 @@ async fn update_fixture_is_stored_and_resume_fixture_reads_it_back() {
     assert_eq!(response.status(), StatusCode::OK);
     let playback = &json_body(&response)["playback"];
     assert_eq!(playback["position"], 1200.0);
+    assert_eq!(playback["duration"], 3600.0);
     assert_eq!(playback["device_id"], "tv-living-room");
     assert_eq!(playback["seq"], 42);
+}
+
+#[tokio::test]
+async fn list_batch_and_guardrail_fixtures_read_what_update_wrote() {
+    let table = TestTable::new().await;
+    let app = table.app();
+    app.update(fixture("update.json")).await;
+
+    let list = json_body(&app.resume(fixture("resume-list.json")).await);
+    assert_eq!(list["items"][0]["video_id"], "v1");
+
+    let batch = app.resume(fixture("resume-batch.json")).await;
+    assert_eq!(batch.status(), StatusCode::OK);
+    let batch = json_body(&batch);
+    assert_eq!(batch["items"][0]["video_id"], "v1");
+    assert_eq!(batch["missing"], serde_json::json!(["v2", "v3"]));
+
+    let advice = json_body(&app.resume(fixture("resume-guardrail.json")).await);
+    assert_eq!(advice["guardrail"]["action"], "ask", "{advice}");
+    assert_eq!(advice["guardrail"]["prompt"], "Resume from 20:00?");
+}
+
+#[tokio::test]
+async fn remove_and_unwatch_fixtures_change_what_update_wrote() {
+    let table = TestTable::new().await;
+    let app = table.app();
+    app.update(fixture("update.json")).await;
+    let removed = json_body(&app.update(fixture("remove.json")).await);
+    assert_eq!(
+        (&removed["applied"], &removed["playback"]["hidden"]),
+        (&true.into(), &true.into())
+    );
+    let unwatched = json_body(&app.update(fixture("unwatch.json")).await);
+    assert_eq!(unwatched["playback"]["position"], 0.0);
 }
 
 #[tokio::test]
@@ -66,5 +101,5 @@ async fn every_fixture_parses_as_an_api_gateway_v2_request() {
             seen += 1;
         }
     }
-    assert!(seen >= 4, "fixtures missing from {dir}");
+    assert!(seen >= 9, "fixtures missing from {dir}");
 }

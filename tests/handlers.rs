@@ -399,7 +399,11 @@ async fn resume_query_errors_name_the_parameter() {
     let cases = [
         ("profile_id=alice&video_id=v", "account_id", "is required"),
         ("account_id=a&video_id=v", "profile_id", "is required"),
-        ("account_id=a&profile_id=p", "video_id", "is required"),
+        (
+            "account_id=a&profile_id=p&video_id=",
+            "video_id",
+            "must not be empty",
+        ),
         (
             "account_id=a&account_id=b&profile_id=p&video_id=v",
             "account_id",
@@ -453,6 +457,7 @@ async fn hung_database_gives_503_with_retry_hint_within_the_budget() {
             table: "playback-internal-name".into(),
             read_timeout: Duration::from_millis(150),
             write_timeout: Duration::from_millis(500),
+            list_timeout: Duration::from_millis(500),
             consistent_reads: false,
         },
     );

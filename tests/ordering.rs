@@ -8,8 +8,8 @@ use std::time::Duration;
 use lambda_http::http::StatusCode;
 use playback::domain::ordering::{supersedes, Current};
 use playback::domain::{
-    AccountId, DeviceId, PlaybackKey, PlaybackState, PlaybackUpdate, Position, ProfileId, Rules,
-    Seq, Stamp, VideoId,
+    AccountId, Change, DeviceId, Origin, PlaybackKey, PlaybackState, PlaybackUpdate, Position,
+    ProfileId, Rules, Seq, Stamp, VideoId,
 };
 use playback::store::{PlaybackStore, WriteResult};
 use playback::App;
@@ -332,12 +332,7 @@ async fn concurrent_writers_always_leave_the_latest_update() {
                 }
             }
         }
-        let expected = reports
-            .iter()
-            .max_by_key(|u| u.state.updated_at)
-            .unwrap()
-            .state
-            .clone();
+        let expected = reported(reports.iter().max_by_key(|u| u.origin.updated_at).unwrap());
         let mut tasks = Vec::new();
         for (i, update) in reports.into_iter().enumerate() {
             let store = Arc::clone(&store);
@@ -374,14 +369,30 @@ fn update_at(
 ) -> PlaybackUpdate {
     PlaybackUpdate {
         key: key.clone(),
-        state: PlaybackState {
-            position: Position::from_seconds(seconds).unwrap(),
+        origin: Origin {
             device: DeviceId::parse(device).unwrap(),
             seq: Seq::new(seq).unwrap(),
             updated_at: Stamp::from_millis(stamp),
         },
+        change: Change::Report {
+            position: Position::from_seconds(seconds).unwrap(),
+            duration: None,
+        },
         now: Stamp::from_millis(stamp),
         expires_at: stamp / 1000 + 3600,
+    }
+}
+
+/// The state a position report stores when nothing else was stored before.
+fn reported(update: &PlaybackUpdate) -> PlaybackState {
+    let Change::Report { position, duration } = update.change else {
+        panic!("not a report")
+    };
+    PlaybackState {
+        position,
+        duration,
+        hidden: false,
+        origin: update.origin.clone(),
     }
 }
 
@@ -393,26 +404,46 @@ struct Model {
 }
 
 impl Model {
-    fn apply(&mut self, update: &PlaybackUpdate) -> WriteResult {
-        let live = self
-            .stored
+    fn live(&self, now: Stamp) -> Option<&PlaybackState> {
+        self.stored
             .as_ref()
-            .filter(|(_, expires_at)| *expires_at > update.now.epoch_seconds())
-            .map(|(state, _)| state);
+            .filter(|(_, expires_at)| *expires_at > now.epoch_seconds())
+            .map(|(state, _)| state)
+    }
+
+    fn apply(&mut self, update: &PlaybackUpdate) -> WriteResult {
+        let live = self.live(update.now).cloned();
         let current = Current {
-            state: live,
-            device_seq: self.device_seqs.get(&update.state.device).copied(),
+            state: live.as_ref(),
+            device_seq: self.device_seqs.get(&update.origin.device).copied(),
         };
-        if supersedes(&update.state, current) {
-            self.stored = Some((update.state.clone(), update.expires_at));
-            self.device_seqs
-                .insert(update.state.device.clone(), update.state.seq);
-            WriteResult::Applied
-        } else {
-            WriteResult::Rejected {
-                winner: live.expect("only a live state can win").clone(),
-            }
+        if !supersedes(&update.origin, &update.change, current) {
+            return match live {
+                Some(winner) => WriteResult::Rejected { winner },
+                None => WriteResult::Missing,
+            };
         }
+        let previous = self.stored.take().map(|(state, _)| state);
+        let (position, duration, hidden) = match (&update.change, previous) {
+            (Change::Report { position, duration }, previous) => (
+                *position,
+                duration.or(previous.and_then(|p| p.duration)),
+                false,
+            ),
+            (Change::Remove, Some(p)) => (p.position, p.duration, true),
+            (Change::Unwatch, Some(p)) => (Position::from_millis(0).unwrap(), p.duration, false),
+            (_, None) => unreachable!("remove and unwatch need an entry"),
+        };
+        let state = PlaybackState {
+            position,
+            duration,
+            hidden,
+            origin: update.origin.clone(),
+        };
+        self.stored = Some((state.clone(), update.expires_at));
+        self.device_seqs
+            .insert(update.origin.device.clone(), update.origin.seq);
+        WriteResult::Applied { state }
     }
 }
 
@@ -424,6 +455,8 @@ struct Op {
     stamp_offset: u64,
     now_offset: u64,
     lifetime_s: u64,
+    /// 0-5: a report (with a duration when even), 6: remove, 7: unwatch.
+    kind: u8,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -433,13 +466,15 @@ fn op() -> impl Strategy<Value = Op> {
         0..20_000u64,
         0..5_000u64,
         prop_oneof![Just(3u64), Just(3600u64)],
+        0..8u8,
     )
-        .prop_map(|(device, seq, stamp_offset, lag, lifetime_s)| Op {
+        .prop_map(|(device, seq, stamp_offset, lag, lifetime_s, kind)| Op {
             device,
             seq,
             stamp_offset,
             now_offset: stamp_offset + lag,
             lifetime_s,
+            kind,
         })
 }
 
@@ -461,6 +496,14 @@ proptest! {
                 let mut update = update_at(&key, ["tv", "phone", "tablet"][op.device], op.seq,
                     base + op.stamp_offset, (op.stamp_offset % 5_000) as f64);
                 update.now = Stamp::from_millis(base + op.now_offset);
+                update.change = match op.kind {
+                    6 => Change::Remove,
+                    7 => Change::Unwatch,
+                    k => Change::Report {
+                        position: Position::from_seconds((op.stamp_offset % 5_000) as f64).unwrap(),
+                        duration: (k % 2 == 0).then(|| Position::from_seconds(5_000.0 + f64::from(k)).unwrap()),
+                    },
+                };
                 update.expires_at = (base + op.now_offset) / 1000 + op.lifetime_s;
                 let expected = model.apply(&update);
                 let actual = store.apply(&update).await.unwrap();

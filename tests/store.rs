@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use playback::domain::{
-    AccountId, DeviceId, PlaybackKey, PlaybackState, PlaybackUpdate, Position, ProfileId, Seq,
-    Stamp, VideoId,
+    AccountId, Change, DeviceId, Origin, PlaybackKey, PlaybackState, PlaybackUpdate, Position,
+    ProfileId, Seq, Stamp, VideoId,
 };
 use playback::store::{DynamoStore, PlaybackStore, StoreError, StoreSettings, WriteResult};
 use playback_tests::{client_for, now_millis, TestTable};
@@ -22,21 +22,33 @@ fn key(account: &str, profile: &str, video: &str) -> PlaybackKey {
 fn state(device: &str, seq: u64, at: u64, seconds: f64) -> PlaybackState {
     PlaybackState {
         position: Position::from_seconds(seconds).unwrap(),
-        device: DeviceId::parse(device).unwrap(),
-        seq: Seq::new(seq).unwrap(),
-        updated_at: Stamp::from_millis(at),
+        duration: None,
+        hidden: false,
+        origin: Origin {
+            device: DeviceId::parse(device).unwrap(),
+            seq: Seq::new(seq).unwrap(),
+            updated_at: Stamp::from_millis(at),
+        },
     }
 }
 
-/// An update written at server time `at` that lives for a day.
+/// A position report of `state`, written at server time `state.updated_at`, that lives for a day.
 fn update(key: &PlaybackKey, state: PlaybackState) -> PlaybackUpdate {
-    let at = state.updated_at;
+    let at = state.origin.updated_at;
     PlaybackUpdate {
         key: key.clone(),
-        state,
+        origin: state.origin,
+        change: Change::Report {
+            position: state.position,
+            duration: state.duration,
+        },
         now: at,
         expires_at: at.saturating_add_millis(86_400_000).epoch_seconds(),
     }
+}
+
+fn applied(state: PlaybackState) -> WriteResult {
+    WriteResult::Applied { state }
 }
 
 fn now() -> Stamp {
@@ -54,7 +66,7 @@ async fn first_update_creates_the_item() {
             .apply(&update(&k, state("tv", 1, t, 1200.0)))
             .await
             .unwrap(),
-        WriteResult::Applied
+        applied(state("tv", 1, t, 1200.0))
     );
     assert_eq!(
         store.get(&k, now()).await.unwrap(),
@@ -94,7 +106,7 @@ async fn newer_update_from_other_device_wins() {
     let phone = state("phone", 1, t + 1, 250.0);
     assert_eq!(
         store.apply(&update(&k, phone.clone())).await.unwrap(),
-        WriteResult::Applied
+        applied(phone.clone())
     );
     assert_eq!(store.get(&k, now()).await.unwrap(), Some(phone));
 }
@@ -231,7 +243,10 @@ async fn write_over_an_expired_item_is_applied_even_if_older() {
     // An offline report from before the expired entry's stamp: the expired entry no longer counts.
     let mut late = update(&k, state("phone", 1, t - 60_000, 42.0));
     late.now = Stamp::from_millis(t);
-    assert_eq!(store.apply(&late).await.unwrap(), WriteResult::Applied);
+    assert!(matches!(
+        store.apply(&late).await.unwrap(),
+        WriteResult::Applied { .. }
+    ));
     assert_eq!(
         store
             .get(&k, now())
@@ -311,6 +326,7 @@ async fn hung_database_times_out_within_the_budget() {
             table: "t".into(),
             read_timeout: budget,
             write_timeout: budget,
+            list_timeout: budget,
             consistent_reads: false,
         },
     );
@@ -350,6 +366,7 @@ async fn unreachable_database_fails_fast() {
             table: "t".into(),
             read_timeout: Duration::from_secs(2),
             write_timeout: Duration::from_secs(2),
+            list_timeout: Duration::from_secs(2),
             consistent_reads: false,
         },
     );

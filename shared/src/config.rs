@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use crate::domain::Rules;
+use crate::domain::{Completion, Guardrails, Rules};
 use crate::store::StoreSettings;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub store: StoreSettings,
     pub rules: Rules,
@@ -30,19 +30,27 @@ impl Config {
 
     /// Reads the settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let positive =
-            |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-                match lookup(name) {
-                    None => Ok(default),
-                    Some(raw) => raw.trim().parse::<u64>().ok().filter(|v| *v > 0).ok_or(
-                        ConfigError::Invalid {
-                            name,
-                            expected: "a positive whole number",
-                            value: raw,
+        let whole =
+            |name: &'static str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+                let Some(raw) = lookup(name) else {
+                    return Ok(default);
+                };
+                raw.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|v| (min..=max).contains(v))
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        expected: match (min, max) {
+                            (0, _) => "a whole number (0 or more)",
+                            (1, 100) => "a whole number from 1 to 100",
+                            _ => "a positive whole number",
                         },
-                    ),
-                }
+                        value: raw,
+                    })
             };
+        let positive = |name, default| whole(name, default, 1, u64::MAX);
+        let seconds = |name, default| whole(name, default, 0, u64::MAX).map(Duration::from_secs);
         let table = lookup("PLAYBACK_TABLE")
             .filter(|t| !t.trim().is_empty())
             .ok_or(ConfigError::Missing("PLAYBACK_TABLE"))?;
@@ -62,6 +70,7 @@ impl Config {
                 table,
                 read_timeout: Duration::from_millis(positive("PLAYBACK_READ_TIMEOUT_MS", 150)?),
                 write_timeout: Duration::from_millis(positive("PLAYBACK_WRITE_TIMEOUT_MS", 500)?),
+                list_timeout: Duration::from_millis(positive("PLAYBACK_LIST_TIMEOUT_MS", 300)?),
                 consistent_reads,
             },
             rules: Rules {
@@ -69,6 +78,16 @@ impl Config {
                 max_offline_age: Duration::from_secs(
                     positive("PLAYBACK_MAX_OFFLINE_AGE_HOURS", 168)? * 3600,
                 ),
+                completion: Completion {
+                    finished_percent: whole("PLAYBACK_FINISHED_PERCENT", 90, 1, 100)? as f64,
+                    finished_remaining: seconds("PLAYBACK_FINISHED_REMAINING_SECONDS", 120)?,
+                    min_resume: seconds("PLAYBACK_MIN_RESUME_SECONDS", 30)?,
+                },
+                guardrails: Guardrails {
+                    tolerance: seconds("PLAYBACK_GUARD_TOLERANCE_SECONDS", 15)?,
+                    max_backward: seconds("PLAYBACK_GUARD_MAX_BACKWARD_SECONDS", 300)?,
+                    max_forward: seconds("PLAYBACK_GUARD_MAX_FORWARD_SECONDS", 600)?,
+                },
             },
         })
     }
@@ -92,6 +111,7 @@ mod tests {
         let config = Config::from_lookup(lookup(&[("PLAYBACK_TABLE", "t")])).unwrap();
         assert_eq!(config.store.read_timeout, Duration::from_millis(150));
         assert_eq!(config.store.write_timeout, Duration::from_millis(500));
+        assert_eq!(config.store.list_timeout, Duration::from_millis(300));
         assert!(!config.store.consistent_reads);
         assert_eq!(config.rules, Rules::default());
     }

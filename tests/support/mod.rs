@@ -68,6 +68,7 @@ impl TestTable {
             table: self.name.clone(),
             read_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
+            list_timeout: Duration::from_secs(5),
             consistent_reads: true,
         }
     }
@@ -286,6 +287,124 @@ impl TestTable {
         (
             DynamoStore::new(Client::from_conf(config), self.settings()),
             trips,
+        )
+    }
+}
+
+/// An HTTP connector that hands the SDK DynamoDB Local's real answers, except that the first
+/// BatchGetItem answer loses every other item to `UnprocessedKeys`, as DynamoDB does when throttled
+/// or past its 16 MB response limit. Counts the BatchGetItem calls it forwards.
+#[derive(Debug, Clone)]
+struct UnprocessedKeysOnce {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpConnector,
+    faked: Arc<std::sync::atomic::AtomicBool>,
+    batches: Arc<AtomicU32>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for UnprocessedKeysOnce {
+    fn call(
+        &self,
+        request: aws_sdk_dynamodb::config::http::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let is_batch = request
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|target| target.ends_with(".BatchGetItem"));
+        let request_json: Option<Value> = if is_batch {
+            request
+                .body()
+                .bytes()
+                .and_then(|bytes| serde_json::from_slice(bytes).ok())
+        } else {
+            None
+        };
+        let this = self.clone();
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            let response = this.inner.call(request).await?;
+            let Some(request_json) = request_json else {
+                return Ok(response);
+            };
+            this.batches.fetch_add(1, Ordering::SeqCst);
+            if this.faked.swap(true, Ordering::SeqCst) {
+                return Ok(response);
+            }
+            let status = response.status();
+            let body = aws_smithy_types::byte_stream::ByteStream::new(response.into_body())
+                .collect()
+                .await
+                .map_err(|err| ConnectorError::other(err.into(), None))?
+                .into_bytes();
+            let mut answer: Value =
+                serde_json::from_slice(&body).expect("BatchGetItem answers JSON");
+            let (table, requested) = request_json["RequestItems"]
+                .as_object()
+                .and_then(|items| items.iter().next())
+                .map(|(table, keys)| (table.clone(), keys.clone()))
+                .expect("one table per batch");
+            let items = answer["Responses"][&table]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let (mut kept, mut unprocessed) = (Vec::new(), Vec::new());
+            for (i, item) in items.into_iter().enumerate() {
+                if i % 2 == 0 {
+                    let key = requested["Keys"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|key| key["sk"] == item["sk"])
+                        .expect("an answered item was asked for")
+                        .clone();
+                    unprocessed.push(key);
+                } else {
+                    kept.push(item);
+                }
+            }
+            answer["Responses"][&table] = Value::Array(kept);
+            if !unprocessed.is_empty() {
+                let mut retry = requested.clone();
+                retry["Keys"] = Value::Array(unprocessed);
+                answer["UnprocessedKeys"] = json!({ table: retry });
+            }
+            let body = serde_json::to_vec(&answer).unwrap();
+            let mut rewritten = aws_sdk_dynamodb::config::http::HttpResponse::new(
+                status,
+                aws_smithy_types::body::SdkBody::from(body),
+            );
+            rewritten
+                .headers_mut()
+                .insert("content-type", "application/x-amz-json-1.0");
+            Ok(rewritten)
+        })
+    }
+}
+
+impl TestTable {
+    /// A store whose first BatchGetItem answer comes back partly unprocessed; the counter tells how
+    /// many BatchGetItem calls were made.
+    pub fn store_with_unprocessed_keys(&self) -> (DynamoStore, Arc<AtomicU32>) {
+        // DynamoDB Local speaks plain HTTP.
+        let inner = aws_smithy_http_client::Builder::new().build_http();
+        let faked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let batches = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&batches);
+        let http =
+            aws_smithy_runtime_api::client::http::http_client_fn(move |settings, components| {
+                aws_smithy_runtime_api::client::http::SharedHttpConnector::new(
+                    UnprocessedKeysOnce {
+                        inner: aws_smithy_runtime_api::client::http::HttpClient::http_connector(
+                            &inner, settings, components,
+                        ),
+                        faked: Arc::clone(&faked),
+                        batches: Arc::clone(&counter),
+                    },
+                )
+            });
+        let config = self.client.config().to_builder().http_client(http).build();
+        (
+            DynamoStore::new(Client::from_conf(config), self.settings()),
+            batches,
         )
     }
 }

@@ -3,12 +3,17 @@
 //! Nothing here knows about HTTP, Lambda or DynamoDB; the store enforces [`ordering::supersedes`] and the
 //! HTTP layer only builds these types from requests.
 
+mod completion;
+mod guardrails;
 mod ids;
+pub mod listing;
 pub mod ordering;
 mod position;
 
 use std::time::Duration;
 
+pub use completion::{percent, Completion, Status};
+pub use guardrails::{Advice, Guardrails, Guidance};
 pub use ids::{AccountId, DeviceId, ProfileId, VideoId, KEY_SEPARATOR, MAX_ID_LEN};
 pub use position::{Position, Stamp, MAX_POSITION_SECONDS};
 
@@ -85,6 +90,29 @@ impl Age {
     }
 }
 
+/// One profile of one account: the partition of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProfileKey {
+    pub account: AccountId,
+    pub profile: ProfileId,
+}
+
+impl ProfileKey {
+    /// The partition key. Ids cannot contain the separator, so distinct (account, profile) pairs
+    /// always give distinct keys.
+    pub fn partition_key(&self) -> String {
+        format!("{}{KEY_SEPARATOR}{}", self.account, self.profile)
+    }
+
+    pub fn video(&self, video: VideoId) -> PlaybackKey {
+        PlaybackKey {
+            account: self.account.clone(),
+            profile: self.profile.clone(),
+            video,
+        }
+    }
+}
+
 /// One viewer's progress slot: `(account_id#profile_id, video_id)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlaybackKey {
@@ -94,40 +122,78 @@ pub struct PlaybackKey {
 }
 
 impl PlaybackKey {
-    /// The partition key. Ids cannot contain the separator, so distinct (account, profile) pairs
-    /// always give distinct keys.
+    pub fn profile_key(&self) -> ProfileKey {
+        ProfileKey {
+            account: self.account.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+
     pub fn partition_key(&self) -> String {
-        format!("{}{KEY_SEPARATOR}{}", self.account, self.profile)
+        self.profile_key().partition_key()
     }
 }
 
-/// What the service keeps for one key: where playback stopped, who said so, and when.
+/// Who last changed a key and when: the part of a state the conflict rule compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlaybackState {
-    pub position: Position,
+pub struct Origin {
     pub device: DeviceId,
     pub seq: Seq,
-    /// Server time at which the position was recorded (the ordering stamp).
+    /// Server time at which the change happened (the ordering stamp).
     pub updated_at: Stamp,
 }
 
-/// A position report as a player sends it, already validated.
+/// What the service keeps for one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PositionReport {
-    pub key: PlaybackKey,
+pub struct PlaybackState {
     pub position: Position,
+    /// The video's length, when a player has reported it.
+    pub duration: Option<Position>,
+    /// Removed from continue watching; the next position report brings it back.
+    pub hidden: bool,
+    pub origin: Origin,
+}
+
+/// What an update does to the stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A player's position report; a report without duration keeps the stored one.
+    Report {
+        position: Position,
+        duration: Option<Position>,
+    },
+    /// Remove from continue watching (the position is kept).
+    Remove,
+    /// Mark unwatched: back to the start, shown again once watched.
+    Unwatch,
+}
+
+impl Change {
+    /// Whether the change may create an entry; remove and unwatch only act on a live one.
+    pub fn creates(&self) -> bool {
+        matches!(self, Self::Report { .. })
+    }
+}
+
+/// A change as a player sends it, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub key: PlaybackKey,
     pub device: DeviceId,
     pub seq: Seq,
     pub age: Age,
+    pub change: Change,
 }
 
-/// Rules that turn a report into a stored update. Defaults are documented in the README.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The domain's settings. Defaults are documented in the README.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
     /// How long an entry lives after its last update before it expires (TTL).
     pub retention: Duration,
     /// How far back an offline report may place itself; older reports are placed at this bound.
     pub max_offline_age: Duration,
+    pub completion: Completion,
+    pub guardrails: Guardrails,
 }
 
 impl Default for Rules {
@@ -135,39 +201,41 @@ impl Default for Rules {
         Self {
             retention: Duration::from_secs(180 * 24 * 3600),
             max_offline_age: Duration::from_secs(7 * 24 * 3600),
+            completion: Completion::default(),
+            guardrails: Guardrails::default(),
         }
     }
 }
 
-/// A report stamped by the server and ready for the conditional write.
+/// A change stamped by the server and ready for the conditional write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaybackUpdate {
     pub key: PlaybackKey,
-    pub state: PlaybackState,
+    pub origin: Origin,
+    pub change: Change,
     /// The server time of the write: stored items whose expiry is not after it count as absent.
     pub now: Stamp,
     /// When the entry expires unless updated again (TTL, epoch seconds).
     pub expires_at: u64,
 }
 
-impl PositionReport {
-    /// Stamps the report with server time: `now - age`, with the age capped at `max_offline_age`.
+impl Report {
+    /// Stamps the change with server time: `now - age`, with the age capped at `max_offline_age`.
     /// The device's wall clock is never consulted, so a wrong device clock cannot reorder anything.
     pub fn stamp(self, now: Stamp, rules: &Rules) -> PlaybackUpdate {
         let age = self.age.duration().min(rules.max_offline_age);
-        let updated_at = now.saturating_sub_millis(millis(age));
         PlaybackUpdate {
             expires_at: now
                 .saturating_add_millis(millis(rules.retention))
                 .epoch_seconds(),
             now,
             key: self.key,
-            state: PlaybackState {
-                position: self.position,
+            origin: Origin {
                 device: self.device,
                 seq: self.seq,
-                updated_at,
+                updated_at: now.saturating_sub_millis(millis(age)),
             },
+            change: self.change,
         }
     }
 }
@@ -198,17 +266,17 @@ impl Clock for SystemClock {
 mod tests {
     use super::*;
 
-    fn report(age_ms: u64) -> PositionReport {
-        PositionReport {
+    fn report(age_ms: u64) -> Report {
+        Report {
             key: PlaybackKey {
                 account: AccountId::parse("a").unwrap(),
                 profile: ProfileId::parse("p").unwrap(),
                 video: VideoId::parse("v").unwrap(),
             },
-            position: Position::from_seconds(10.0).unwrap(),
             device: DeviceId::parse("tv").unwrap(),
             seq: Seq::new(1).unwrap(),
             age: Age::from_duration(Duration::from_millis(age_ms)),
+            change: Change::Remove,
         }
     }
 
@@ -219,9 +287,8 @@ mod tests {
 
     #[test]
     fn live_report_is_stamped_with_server_time_and_ttl_from_retention() {
-        let rules = Rules::default();
-        let update = report(0).stamp(Stamp::from_millis(1_000_000_000), &rules);
-        assert_eq!(update.state.updated_at, Stamp::from_millis(1_000_000_000));
+        let update = report(0).stamp(Stamp::from_millis(1_000_000_000), &Rules::default());
+        assert_eq!(update.origin.updated_at, Stamp::from_millis(1_000_000_000));
         assert_eq!(update.expires_at, 1_000_000 + 180 * 24 * 3600);
     }
 
@@ -229,7 +296,7 @@ mod tests {
     fn offline_report_is_placed_when_it_happened() {
         let update = report(90_000).stamp(Stamp::from_millis(1_000_000_000), &Rules::default());
         assert_eq!(
-            update.state.updated_at,
+            update.origin.updated_at,
             Stamp::from_millis(1_000_000_000 - 90_000)
         );
     }
@@ -242,9 +309,20 @@ mod tests {
         };
         let update = report(3_600_000).stamp(Stamp::from_millis(1_000_000_000), &rules);
         assert_eq!(
-            update.state.updated_at,
+            update.origin.updated_at,
             Stamp::from_millis(1_000_000_000 - 60_000)
         );
+    }
+
+    #[test]
+    fn only_reports_create_entries() {
+        assert!(Change::Report {
+            position: Position::from_seconds(1.0).unwrap(),
+            duration: None
+        }
+        .creates());
+        assert!(!Change::Remove.creates());
+        assert!(!Change::Unwatch.creates());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Which update wins. This is the rule; `store::dynamo` enforces the same rule inside the conditional
 //! write, and the integration tests check the two against each other.
 //!
-//! An incoming state supersedes the stored one when
-//! 1. nothing is stored for the key (or what is stored has expired), or
+//! An incoming change supersedes the stored state when
+//! 1. nothing is stored for the key (or what is stored has expired) and the change is a position
+//!    report (remove and unwatch act only on a live entry), or
 //! 2. it was recorded later by server time (`updated_at` strictly greater) **and** it is newer than
 //!    anything the same device sent before (`seq` strictly greater than the last `seq` stored for
 //!    that device, if any).
@@ -11,7 +12,7 @@
 //! or delayed request from overwriting a newer update of the same device, even when another device
 //! wrote in between. Strict comparison means the same item is never written twice with one stamp.
 
-use super::{PlaybackState, Seq};
+use super::{Change, Origin, PlaybackState, Seq};
 
 /// What the store holds for a key, as far as ordering is concerned.
 #[derive(Debug, Clone, Copy)]
@@ -22,12 +23,12 @@ pub struct Current<'a> {
     pub device_seq: Option<Seq>,
 }
 
-/// Whether `incoming` replaces `current`.
-pub fn supersedes(incoming: &PlaybackState, current: Current<'_>) -> bool {
+/// Whether a `change` from `incoming` applies over `current`.
+pub fn supersedes(incoming: &Origin, change: &Change, current: Current<'_>) -> bool {
     match current.state {
-        None => true,
+        None => change.creates(),
         Some(stored) => {
-            incoming.updated_at > stored.updated_at
+            incoming.updated_at > stored.origin.updated_at
                 && current.device_seq.is_none_or(|last| incoming.seq > last)
         }
     }
@@ -46,8 +47,8 @@ pub enum WriteOutcome {
 
 impl WriteOutcome {
     /// Classifies a rejected write by the winner the store returned with the rejection.
-    pub fn rejected(incoming: &PlaybackState, winner: PlaybackState) -> Self {
-        if winner.device == incoming.device && winner.seq == incoming.seq {
+    pub fn rejected(incoming: &Origin, winner: PlaybackState) -> Self {
+        if winner.origin.device == incoming.device && winner.origin.seq == incoming.seq {
             Self::AlreadyApplied(winner)
         } else {
             Self::Superseded(winner)
@@ -70,12 +71,27 @@ mod tests {
     use super::*;
     use crate::domain::{DeviceId, Position, Stamp};
 
-    fn state(device: &str, seq: u64, at: u64) -> PlaybackState {
-        PlaybackState {
-            position: Position::from_seconds(1.0).unwrap(),
+    fn origin(device: &str, seq: u64, at: u64) -> Origin {
+        Origin {
             device: DeviceId::parse(device).unwrap(),
             seq: Seq::new(seq).unwrap(),
             updated_at: Stamp::from_millis(at),
+        }
+    }
+
+    fn state(device: &str, seq: u64, at: u64) -> PlaybackState {
+        PlaybackState {
+            position: Position::from_seconds(1.0).unwrap(),
+            duration: None,
+            hidden: false,
+            origin: origin(device, seq, at),
+        }
+    }
+
+    fn report() -> Change {
+        Change::Report {
+            position: Position::from_seconds(2.0).unwrap(),
+            duration: None,
         }
     }
 
@@ -86,45 +102,78 @@ mod tests {
         }
     }
 
+    const NOTHING: Current<'static> = Current {
+        state: None,
+        device_seq: None,
+    };
+
     #[test]
-    fn first_update_is_applied() {
-        let none = Current {
-            state: None,
-            device_seq: None,
-        };
-        assert!(supersedes(&state("tv", 1, 10), none));
+    fn first_report_is_applied_but_remove_and_unwatch_need_an_entry() {
+        assert!(supersedes(&origin("tv", 1, 10), &report(), NOTHING));
+        assert!(!supersedes(&origin("tv", 1, 10), &Change::Remove, NOTHING));
+        assert!(!supersedes(&origin("tv", 1, 10), &Change::Unwatch, NOTHING));
     }
 
     #[test]
     fn later_update_from_other_device_wins() {
         let stored = state("tv", 5, 100);
-        assert!(supersedes(&state("phone", 1, 101), current(&stored, None)));
+        assert!(supersedes(
+            &origin("phone", 1, 101),
+            &report(),
+            current(&stored, None)
+        ));
+        assert!(supersedes(
+            &origin("phone", 2, 101),
+            &Change::Remove,
+            current(&stored, Some(1))
+        ));
     }
 
     #[test]
     fn stale_write_from_other_device_is_rejected() {
         let stored = state("tv", 5, 100);
-        assert!(!supersedes(&state("phone", 1, 99), current(&stored, None)));
+        assert!(!supersedes(
+            &origin("phone", 1, 99),
+            &report(),
+            current(&stored, None)
+        ));
+        assert!(!supersedes(
+            &origin("phone", 1, 99),
+            &Change::Remove,
+            current(&stored, None)
+        ));
     }
 
     #[test]
     fn equal_stamp_is_rejected_so_no_stamp_is_written_twice() {
         let stored = state("tv", 5, 100);
-        assert!(!supersedes(&state("phone", 1, 100), current(&stored, None)));
+        assert!(!supersedes(
+            &origin("phone", 1, 100),
+            &report(),
+            current(&stored, None)
+        ));
     }
 
     #[test]
     fn delayed_request_of_same_device_loses_to_its_newer_update_even_after_another_device() {
         // tv wrote seq 7, then the phone wrote; tv's seq 6 arrives late with a later server stamp.
         let stored = state("phone", 3, 200);
-        assert!(!supersedes(&state("tv", 6, 300), current(&stored, Some(7))));
-        assert!(supersedes(&state("tv", 8, 300), current(&stored, Some(7))));
+        assert!(!supersedes(
+            &origin("tv", 6, 300),
+            &report(),
+            current(&stored, Some(7))
+        ));
+        assert!(supersedes(
+            &origin("tv", 8, 300),
+            &report(),
+            current(&stored, Some(7))
+        ));
     }
 
     #[test]
     fn retry_of_stored_update_is_reported_as_already_applied() {
         let stored = state("tv", 7, 200);
-        let retry = state("tv", 7, 250);
+        let retry = origin("tv", 7, 250);
         assert_eq!(
             WriteOutcome::rejected(&retry, stored.clone()),
             WriteOutcome::AlreadyApplied(stored)

@@ -17,19 +17,35 @@ impl Position {
 
     /// Parses seconds as sent by players (`1200`, `1200.5`).
     pub fn from_seconds(seconds: f64) -> Result<Self, InvalidField> {
+        Self::parse_seconds(Self::FIELD, seconds)
+    }
+
+    /// Parses seconds for `field` (positions, durations and local positions share the rule).
+    pub fn parse_seconds(field: &'static str, seconds: f64) -> Result<Self, InvalidField> {
         if !seconds.is_finite() {
-            return Err(InvalidField::new(Self::FIELD, "must be a finite number"));
+            return Err(InvalidField::new(field, "must be a finite number"));
         }
         if seconds < 0.0 {
-            return Err(InvalidField::new(Self::FIELD, "must not be negative"));
+            return Err(InvalidField::new(field, "must not be negative"));
         }
         if seconds > MAX_POSITION_SECONDS {
             return Err(InvalidField::new(
-                Self::FIELD,
+                field,
                 format!("must be at most {MAX_POSITION_SECONDS} seconds"),
             ));
         }
         Ok(Self((seconds * 1000.0).round() as u64))
+    }
+
+    /// `H:MM:SS`, or `M:SS` under an hour, as players show it ("Resume from 11:11?").
+    pub fn clock_face(self) -> String {
+        let total = self.0 / 1000;
+        let (hours, minutes, seconds) = (total / 3600, total % 3600 / 60, total % 60);
+        if hours > 0 {
+            format!("{hours}:{minutes:02}:{seconds:02}")
+        } else {
+            format!("{minutes}:{seconds:02}")
+        }
     }
 
     /// Rebuilds a position read back from storage; `None` if it is outside the accepted range.
@@ -131,6 +147,16 @@ mod tests {
         }
         assert!(Position::from_seconds(0.0).is_ok());
         assert!(Position::from_seconds(MAX_POSITION_SECONDS).is_ok());
+    }
+
+    #[test]
+    fn clock_face_is_what_players_show() {
+        assert_eq!(Position::from_seconds(671.0).unwrap().clock_face(), "11:11");
+        assert_eq!(Position::from_seconds(5.9).unwrap().clock_face(), "0:05");
+        assert_eq!(
+            Position::from_seconds(3723.0).unwrap().clock_face(),
+            "1:02:03"
+        );
     }
 
     #[test]

@@ -5,17 +5,19 @@ mod parse;
 
 use std::sync::Arc;
 
-use lambda_http::http::{header, HeaderValue, Method, StatusCode};
+use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
 pub use error::ApiError;
-pub use parse::{MAX_BODY_BYTES, RESUME_PATH, UPDATE_PATH};
+pub use parse::{Route, MAX_BODY_BYTES};
 
 use crate::config::{Config, ConfigError};
+use crate::domain::listing::continue_watching;
 use crate::domain::ordering::WriteOutcome;
 use crate::domain::{Clock, PlaybackKey, PlaybackState, Rules, SystemClock};
 use crate::store::{DynamoStore, PlaybackStore, WriteResult};
+use parse::ResumeQuery;
 
 /// Everything a handler needs, built once at init and shared by every invocation.
 pub struct App<S> {
@@ -54,41 +56,124 @@ impl<S: PlaybackStore> App<S> {
         &self.store
     }
 
-    /// `POST /playback/update`: records a position report under last-write-wins.
+    /// The update function: `POST /playback/update`, `/playback/remove`, `/playback/unwatch`.
     pub async fn update(&self, req: Request) -> Response<Body> {
-        let result = async {
-            parse::expect_route(&req, Method::POST, UPDATE_PATH)?;
-            let report = parse::position_report(&req)?;
-            let key = report.key.clone();
-            let update = report.stamp(self.clock.now(), &self.rules);
-            let outcome = match self.store.apply(&update).await? {
-                WriteResult::Applied => WriteOutcome::Applied(update.state),
-                WriteResult::Rejected { winner } => WriteOutcome::rejected(&update.state, winner),
-            };
-            let body = json!({ "applied": outcome.applied(), "playback": playback_json(&key, outcome.state()) });
-            Ok(json_response(StatusCode::OK, &body))
-        }
-        .await;
-        finish("update", &req, result)
+        let (route, result) = match parse::route(&req, &Route::WRITES) {
+            Ok(route) => (route.name(), self.write(&req, route).await),
+            Err(err) => ("update", Err(err)),
+        };
+        finish(route, &req, result)
     }
 
-    /// `GET /playback/resume`: the saved position for one video of one profile.
+    /// The resume function: `GET /playback/resume` (one video, or continue watching) and
+    /// `POST /playback/resume/batch`.
     pub async fn resume(&self, req: Request) -> Response<Body> {
-        let result = async {
-            parse::expect_route(&req, Method::GET, RESUME_PATH)?;
-            let key = parse::playback_key(&req)?;
-            let state = self
-                .store
-                .get(&key, self.clock.now())
-                .await?
-                .ok_or(ApiError::NoPlayback)?;
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({ "playback": playback_json(&key, &state) }),
-            ))
+        let (route, result) = match parse::route(&req, &Route::READS) {
+            Ok(Route::ResumeBatch) => (Route::ResumeBatch.name(), self.batch(&req).await),
+            Ok(route) => (route.name(), self.read(&req).await),
+            Err(err) => ("resume", Err(err)),
+        };
+        finish(route, &req, result)
+    }
+
+    async fn write(&self, req: &Request, route: Route) -> Result<Response<Body>, ApiError> {
+        let report = parse::report(req, route)?;
+        let key = report.key.clone();
+        let update = report.stamp(self.clock.now(), &self.rules);
+        let outcome = match self.store.apply(&update).await? {
+            WriteResult::Applied { state } => WriteOutcome::Applied(state),
+            WriteResult::Rejected { winner } => WriteOutcome::rejected(&update.origin, winner),
+            WriteResult::Missing => return Err(ApiError::NoPlayback),
+        };
+        let body = json!({ "applied": outcome.applied(), "playback": self.playback_json(&key, outcome.state()) });
+        Ok(json_response(StatusCode::OK, &body))
+    }
+
+    async fn read(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let now = self.clock.now();
+        match parse::resume_query(req)? {
+            ResumeQuery::One { key, local, device } => {
+                let state = self
+                    .store
+                    .get(&key, now)
+                    .await?
+                    .ok_or(ApiError::NoPlayback)?;
+                let mut body = json!({ "playback": self.playback_json(&key, &state) });
+                if let Some(local) = local {
+                    let target = self.rules.completion.resume_from(&state);
+                    let guidance =
+                        self.rules
+                            .guardrails
+                            .advise(local, device.as_ref(), &state, target);
+                    body["guardrail"] =
+                        json!({ "action": guidance.advice.as_str(), "reason": guidance.reason });
+                    if guidance.advice == crate::domain::Advice::Ask {
+                        body["guardrail"]["prompt"] =
+                            format!("Resume from {}?", target.clock_face()).into();
+                    }
+                }
+                Ok(json_response(StatusCode::OK, &body))
+            }
+            ResumeQuery::List {
+                profile,
+                cursor,
+                size,
+            } => {
+                let entries = self.store.list(&profile, now).await?;
+                let page =
+                    continue_watching(entries, &self.rules.completion, cursor.as_ref(), size);
+                let items: Vec<Value> = page
+                    .entries
+                    .into_iter()
+                    .map(|(video, state)| self.playback_json(&profile.video(video), &state))
+                    .collect();
+                let next = page.next.map(|cursor| cursor.encode());
+                Ok(json_response(
+                    StatusCode::OK,
+                    &json!({ "items": items, "next_cursor": next }),
+                ))
+            }
         }
-        .await;
-        finish("resume", &req, result)
+    }
+
+    async fn batch(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let (profile, batch) = parse::batch(req)?;
+        let mut found = self
+            .store
+            .batch_get(&profile, batch.ids(), self.clock.now())
+            .await?;
+        let (mut items, mut missing) = (Vec::new(), Vec::new());
+        for video in batch.ids() {
+            match found.iter().position(|(v, _)| v == video) {
+                Some(i) => {
+                    let (video, state) = found.swap_remove(i);
+                    items.push(self.playback_json(&profile.video(video), &state));
+                }
+                None => missing.push(video.as_str()),
+            }
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "items": items, "missing": missing }),
+        ))
+    }
+
+    fn playback_json(&self, key: &PlaybackKey, state: &PlaybackState) -> Value {
+        let completion = &self.rules.completion;
+        json!({
+            "account_id": key.account.as_str(),
+            "profile_id": key.profile.as_str(),
+            "video_id": key.video.as_str(),
+            "position": state.position.seconds(),
+            "duration": state.duration.map(|d| d.seconds()),
+            "percent": crate::domain::percent(state),
+            "status": completion.status(state).as_str(),
+            "resume_from": completion.resume_from(state).seconds(),
+            "hidden": state.hidden,
+            "device_id": state.origin.device.as_str(),
+            "seq": state.origin.seq.get(),
+            "updated_at": state.origin.updated_at.to_string(),
+        })
     }
 }
 
@@ -122,18 +207,6 @@ fn finish(
             err.into_response()
         }
     }
-}
-
-fn playback_json(key: &PlaybackKey, state: &PlaybackState) -> Value {
-    json!({
-        "account_id": key.account.as_str(),
-        "profile_id": key.profile.as_str(),
-        "video_id": key.video.as_str(),
-        "position": state.position.seconds(),
-        "device_id": state.device.as_str(),
-        "seq": state.seq.get(),
-        "updated_at": state.updated_at.to_string(),
-    })
 }
 
 /// A JSON response that no client or proxy caches: positions change every few seconds.

@@ -5,71 +5,210 @@ use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Map, Value};
 
 use super::ApiError;
+use crate::domain::listing::{Cursor, PageSize, VideoBatch};
 use crate::domain::{
-    AccountId, Age, DeviceId, InvalidField, PlaybackKey, Position, PositionReport, ProfileId, Seq,
-    VideoId,
+    AccountId, Age, Change, DeviceId, InvalidField, PlaybackKey, Position, ProfileId, ProfileKey,
+    Report, Seq, VideoId,
 };
 
-/// Largest update body accepted. A report is about 200 bytes; anything near this is not a report.
-pub const MAX_BODY_BYTES: usize = 4096;
+/// Largest body accepted. A report is about 200 bytes and a full batch of 100 ids under 14 KB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-pub const UPDATE_PATH: &str = "/playback/update";
-pub const RESUME_PATH: &str = "/playback/resume";
-
-/// Accepts the request only on `path` (optionally behind a stage or base path) with `method`.
-pub fn expect_route(req: &Request, method: Method, path: &str) -> Result<(), ApiError> {
-    let raw = req.raw_http_path();
-    let raw = raw.strip_suffix('/').unwrap_or(raw);
-    if !raw.ends_with(path) {
-        return Err(ApiError::RouteNotFound);
-    }
-    if req.method() != method {
-        return Err(ApiError::MethodNotAllowed { allowed: method });
-    }
-    Ok(())
+/// Every route of the API and the function that serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Update,
+    Remove,
+    Unwatch,
+    Resume,
+    ResumeBatch,
 }
 
-/// `POST /playback/update` body to a report.
-pub fn position_report(req: &Request) -> Result<PositionReport, ApiError> {
+impl Route {
+    pub const ALL: [Route; 5] = [
+        Route::Update,
+        Route::Remove,
+        Route::Unwatch,
+        Route::Resume,
+        Route::ResumeBatch,
+    ];
+    /// Routes served by the update function (writes).
+    pub const WRITES: [Route; 3] = [Route::Update, Route::Remove, Route::Unwatch];
+    /// Routes served by the resume function (reads).
+    pub const READS: [Route; 2] = [Route::Resume, Route::ResumeBatch];
+
+    pub fn method(self) -> Method {
+        match self {
+            Self::Resume => Method::GET,
+            _ => Method::POST,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Update => "/playback/update",
+            Self::Remove => "/playback/remove",
+            Self::Unwatch => "/playback/unwatch",
+            Self::Resume => "/playback/resume",
+            Self::ResumeBatch => "/playback/resume/batch",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Update => "update",
+            Self::Remove => "remove",
+            Self::Unwatch => "unwatch",
+            Self::Resume => "resume",
+            Self::ResumeBatch => "resume_batch",
+        }
+    }
+}
+
+/// Which of `served` the request is for: its path (optionally behind a stage or base path) picks
+/// the route, then the method must match.
+pub fn route(req: &Request, served: &[Route]) -> Result<Route, ApiError> {
+    let raw = req.raw_http_path();
+    let raw = raw.strip_suffix('/').unwrap_or(raw);
+    let route = served
+        .iter()
+        .copied()
+        .find(|route| raw.ends_with(route.path()))
+        .ok_or(ApiError::RouteNotFound)?;
+    if req.method() != route.method() {
+        return Err(ApiError::MethodNotAllowed {
+            allowed: route.method(),
+        });
+    }
+    Ok(route)
+}
+
+/// The body of a write route: the key, who sends it, and the change the route makes.
+pub fn report(req: &Request, route: Route) -> Result<Report, ApiError> {
     let body = json_object(req)?;
-    let text = |field| string_field(&body, field);
-    let key = PlaybackKey {
-        account: AccountId::parse(text(AccountId::FIELD)?)?,
-        profile: ProfileId::parse(text(ProfileId::FIELD)?)?,
-        video: VideoId::parse(text(VideoId::FIELD)?)?,
-    };
-    let device = DeviceId::parse(text(DeviceId::FIELD)?)?;
-    let position = Position::from_seconds(
-        number_field(&body, Position::FIELD)?.ok_or_else(|| required(Position::FIELD))?,
-    )?;
-    let seq = Seq::parse(number_field(&body, Seq::FIELD)?.ok_or_else(|| required(Seq::FIELD))?)?;
+    let key = playback_key(&body)?;
+    let device = DeviceId::parse(string_field(&body, DeviceId::FIELD)?)?;
+    let seq = Seq::parse(required_number(&body, Seq::FIELD)?)?;
     let age = number_field(&body, Age::FIELD)?
         .map(Age::parse_millis)
         .transpose()?
         .unwrap_or_default();
-    Ok(PositionReport {
+    let change = match route {
+        Route::Remove => Change::Remove,
+        Route::Unwatch => Change::Unwatch,
+        _ => Change::Report {
+            position: Position::from_seconds(required_number(&body, Position::FIELD)?)?,
+            duration: number_field(&body, "duration")?
+                .map(|seconds| Position::parse_seconds("duration", seconds))
+                .transpose()?,
+        },
+    };
+    Ok(Report {
         key,
-        position,
         device,
         seq,
         age,
+        change,
     })
 }
 
-/// `GET /playback/resume` query to the key it names.
-pub fn playback_key(req: &Request) -> Result<PlaybackKey, ApiError> {
+/// `GET /playback/resume`: one video, or the profile's continue-watching list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResumeQuery {
+    One {
+        key: PlaybackKey,
+        /// The player's own position, for guardrail advice.
+        local: Option<Position>,
+        device: Option<DeviceId>,
+    },
+    List {
+        profile: ProfileKey,
+        cursor: Option<Cursor>,
+        size: PageSize,
+    },
+}
+
+pub fn resume_query(req: &Request) -> Result<ResumeQuery, ApiError> {
     let query = req.query_string_parameters();
-    let param = |field: &'static str| -> Result<String, InvalidField> {
+    let param = |field: &'static str| -> Result<Option<String>, InvalidField> {
         match query.all(field).as_deref() {
-            None | Some([]) => Err(required(field)),
-            Some([one]) => Ok((*one).to_owned()),
+            None | Some([]) => Ok(None),
+            Some([one]) => Ok(Some((*one).to_owned())),
             Some(_) => Err(InvalidField::new(field, "must be given once")),
         }
     };
+    let required = |field: &'static str| param(field)?.ok_or_else(|| required(field));
+    let profile = ProfileKey {
+        account: AccountId::parse(&required(AccountId::FIELD)?)?,
+        profile: ProfileId::parse(&required(ProfileId::FIELD)?)?,
+    };
+    let Some(video) = param(VideoId::FIELD)? else {
+        return Ok(ResumeQuery::List {
+            profile,
+            cursor: param(Cursor::FIELD)?
+                .as_deref()
+                .map(Cursor::decode)
+                .transpose()?,
+            size: param(PageSize::FIELD)?
+                .as_deref()
+                .map(PageSize::parse)
+                .transpose()?
+                .unwrap_or(PageSize::DEFAULT),
+        });
+    };
+    let local = match param("local_position")? {
+        None => None,
+        Some(raw) => {
+            let seconds = raw
+                .parse::<f64>()
+                .map_err(|_| InvalidField::new("local_position", "must be a number of seconds"))?;
+            Some(Position::parse_seconds("local_position", seconds)?)
+        }
+    };
+    Ok(ResumeQuery::One {
+        key: profile.video(VideoId::parse(&video)?),
+        local,
+        device: param(DeviceId::FIELD)?
+            .as_deref()
+            .map(DeviceId::parse)
+            .transpose()?,
+    })
+}
+
+/// `POST /playback/resume/batch` body: a profile and the videos to look up.
+pub fn batch(req: &Request) -> Result<(ProfileKey, VideoBatch), ApiError> {
+    let body = json_object(req)?;
+    let profile = ProfileKey {
+        account: AccountId::parse(string_field(&body, AccountId::FIELD)?)?,
+        profile: ProfileId::parse(string_field(&body, ProfileId::FIELD)?)?,
+    };
+    let field = VideoBatch::FIELD;
+    let items = match body.get(field) {
+        None | Some(Value::Null) => return Err(required(field).into()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(InvalidField::new(field, "must be an array of video ids").into()),
+    };
+    if items.len() > crate::domain::listing::MAX_BATCH {
+        // Checked before parsing so a huge array costs nothing more.
+        return Err(VideoBatch::new(Vec::new()).unwrap_err().into());
+    }
+    let ids = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(raw) => VideoId::parse(raw)
+                .map_err(|e| InvalidField::new(field, format!("[{i}] {}", e.rule))),
+            _ => Err(InvalidField::new(field, format!("[{i}] must be a string"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((profile, VideoBatch::new(ids)?))
+}
+
+fn playback_key(body: &Map<String, Value>) -> Result<PlaybackKey, InvalidField> {
     Ok(PlaybackKey {
-        account: AccountId::parse(&param(AccountId::FIELD)?)?,
-        profile: ProfileId::parse(&param(ProfileId::FIELD)?)?,
-        video: VideoId::parse(&param(VideoId::FIELD)?)?,
+        account: AccountId::parse(string_field(body, AccountId::FIELD)?)?,
+        profile: ProfileId::parse(string_field(body, ProfileId::FIELD)?)?,
+        video: VideoId::parse(string_field(body, VideoId::FIELD)?)?,
     })
 }
 
@@ -100,7 +239,6 @@ fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
         return Err(ApiError::UnsupportedMediaType);
     }
     let bytes: &[u8] = match req.body() {
-        Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
         Body::Binary(bytes) => bytes,
         _ => &[],
@@ -143,4 +281,8 @@ fn number_field(
             .ok_or_else(|| InvalidField::new(field, "must be a number")),
         Some(_) => Err(InvalidField::new(field, "must be a number")),
     }
+}
+
+fn required_number(body: &Map<String, Value>, field: &'static str) -> Result<f64, InvalidField> {
+    number_field(body, field)?.ok_or_else(|| required(field))
 }

@@ -7,15 +7,17 @@ use std::time::Duration;
 
 pub use dynamo::{create_table, DynamoStore, StoreSettings};
 
-use crate::domain::{PlaybackKey, PlaybackState, PlaybackUpdate, Stamp};
+use crate::domain::{PlaybackKey, PlaybackState, PlaybackUpdate, ProfileKey, Stamp, VideoId};
 
 /// The answer of one conditional write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteResult {
-    /// The update is stored.
-    Applied,
+    /// The update is stored; this is the state now stored.
+    Applied { state: PlaybackState },
     /// The rule kept the stored state; it came back with the rejection.
     Rejected { winner: PlaybackState },
+    /// A remove or unwatch found no live entry to act on.
+    Missing,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,4 +47,19 @@ pub trait PlaybackStore: Send + Sync {
         key: &PlaybackKey,
         now: Stamp,
     ) -> impl Future<Output = Result<Option<PlaybackState>, StoreError>> + Send;
+
+    /// Every live entry of one profile, in no particular order (bounded by the adapter).
+    fn list(
+        &self,
+        profile: &ProfileKey,
+        now: Stamp,
+    ) -> impl Future<Output = Result<Vec<(VideoId, PlaybackState)>, StoreError>> + Send;
+
+    /// The live entries among `videos` of one profile (at most 100), in no particular order.
+    fn batch_get(
+        &self,
+        profile: &ProfileKey,
+        videos: &[VideoId],
+        now: Stamp,
+    ) -> impl Future<Output = Result<Vec<(VideoId, PlaybackState)>, StoreError>> + Send;
 }
