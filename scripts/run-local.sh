@@ -36,6 +36,9 @@ log "DynamoDB Local on 127.0.0.1:$DYNAMODB_PORT, data in ${DATA_DIR#"$ROOT"/}"
 
 export_local_aws_env "http://127.0.0.1:$DYNAMODB_PORT"
 # Local budgets are generous: a cold JVM and a disk-backed DynamoDB Local are slower than DynamoDB.
+# No API Gateway here, so no JWT authorizer: local-dev mode takes account_id from the request.
+# Deployed functions never run in this mode (template.yaml sets PLAYBACK_AUTH_MODE=jwt).
+export PLAYBACK_AUTH_MODE=local-dev
 export PLAYBACK_TABLE=$TABLE PLAYBACK_READ_TIMEOUT_MS=2000 PLAYBACK_WRITE_TIMEOUT_MS=2000
 cargo run --quiet -p playback --bin create-table
 

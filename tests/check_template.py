@@ -82,6 +82,27 @@ for logical_id, (binary, routes, actions) in expected.items():
     check(statements[0]["Resource"] == {"Fn::GetAtt": ["PlaybackTable", "Arn"]},
           f"{logical_id} policy must name only the playback table")
 
+# Identity: every route behind the JWT authorizer, configured by parameters; never local-dev mode.
+api = resources["PlaybackApi"]["Properties"]
+auth = api["Auth"]
+authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+check(authorizer["IdentitySource"] == "$request.header.Authorization", "tokens come from Authorization")
+check(authorizer["JwtConfiguration"] == {"issuer": {"Ref": "JwtIssuer"}, "audience": {"Ref": "JwtAudience"}},
+      "the JWT issuer and audience must be parameters")
+for logical_id in expected:
+    for name, event in resources[logical_id]["Properties"]["Events"].items():
+        check("Auth" not in event["Properties"], f"{logical_id}.{name} must not override the JWT authorizer")
+env = globals_fn["Environment"]["Variables"]
+check(env.get("PLAYBACK_AUTH_MODE") == "jwt", "deployed functions must require the JWT (PLAYBACK_AUTH_MODE=jwt)")
+check(env.get("PLAYBACK_ACCOUNT_CLAIM") == {"Ref": "AccountClaim"}, "the account claim must be a parameter")
+check(api["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+                                      "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"}},
+      "throttling must be set by parameters")
+cors = api["CorsConfiguration"]
+check(cors["AllowOrigins"] == {"Ref": "CorsAllowOrigins"} and "*" not in str(template["Parameters"]["CorsAllowOrigins"]),
+      "CORS origins must be a parameter without a wildcard default")
+check(sorted(cors["AllowMethods"]) == ["GET", "POST"], "CORS allows only the API's methods")
+
 # `cargo lambda watch` (the local run) must route the same paths to the same functions.
 import tomllib
 

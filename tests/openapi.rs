@@ -10,7 +10,10 @@ use lambda_http::{Body, Response};
 use playback::domain::Rules;
 use playback::store::{DynamoStore, StoreSettings};
 use playback::App;
-use playback_tests::{apigw_event_json, client_for, now_millis, request_from_event, TestTable};
+use playback_tests::{
+    apigw_event_json, client_for, now_millis, request_from_event, with_claims, without_authorizer,
+    TestTable,
+};
 use serde_json::{json, Value};
 
 fn spec() -> Value {
@@ -324,7 +327,7 @@ async fn every_route_and_status_is_documented_and_every_answer_matches_its_schem
         "account_id=acct-1&profile_id=alice&limit=1",
         "account_id=acct-1&profile_id=alice&video_id=unknown",
         "account_id=acct-1&profile_id=alice&video_id=corrupt",
-        "profile_id=alice",
+        "account_id=acct-1",
     ] {
         checker.check(resume, app.resume(read(query)).await);
     }
@@ -390,6 +393,51 @@ async fn every_route_and_status_is_documented_and_every_answer_matches_its_schem
         down.resume(json_event("POST", batch, lookup(json!(["v1"]))))
             .await,
     );
+
+    // Identity, on every route: no token, and a request naming another account.
+    for (method, path, query, body) in [
+        (
+            "POST",
+            "/playback/update",
+            "",
+            Some(json!({ "account_id": "acct-2" })),
+        ),
+        (
+            "POST",
+            "/playback/remove",
+            "",
+            Some(json!({ "account_id": "acct-2" })),
+        ),
+        (
+            "POST",
+            "/playback/unwatch",
+            "",
+            Some(json!({ "account_id": "acct-2" })),
+        ),
+        ("GET", resume, "account_id=acct-2&profile_id=alice", None),
+        ("POST", batch, "", Some(json!({ "account_id": "acct-2" }))),
+    ] {
+        let body = body.map(|b| b.to_string());
+        let envelope = apigw_event_json(method, path, query, &[], body.as_deref());
+        let handle = |event: Value| {
+            let request = request_from_event(&event);
+            let writes = method == "POST" && !path.starts_with(resume);
+            let app = &app;
+            async move {
+                if writes {
+                    app.update(request).await
+                } else {
+                    app.resume(request).await
+                }
+            }
+        };
+        checker.check(path, handle(without_authorizer(envelope.clone())).await);
+        checker.check(path, handle(envelope.clone()).await);
+        checker.check(
+            path,
+            handle(with_claims(envelope, json!({ "sub": "not a valid id" }))).await,
+        );
+    }
 
     let documented = documented(&spec);
     let never_produced: Vec<_> = documented.difference(&checker.produced).collect();

@@ -9,6 +9,26 @@ use crate::store::StoreSettings;
 pub struct Config {
     pub store: StoreSettings,
     pub rules: Rules,
+    pub auth: Auth,
+}
+
+/// Where the caller's account comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// The claim of the API Gateway-verified JWT that names the account.
+    pub account_claim: String,
+    /// Local development only (`PLAYBACK_AUTH_MODE=local-dev`): without an authorizer context the
+    /// account is taken from the request. Never set by the SAM template.
+    pub allow_unauthenticated: bool,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            account_claim: "sub".into(),
+            allow_unauthenticated: false,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,7 +85,30 @@ impl Config {
                 })
             }
         };
+        let allow_unauthenticated = match lookup("PLAYBACK_AUTH_MODE").as_deref() {
+            None | Some("jwt") => false,
+            Some("local-dev") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "PLAYBACK_AUTH_MODE",
+                    expected: "jwt or local-dev",
+                    value: other.to_owned(),
+                })
+            }
+        };
+        let account_claim = lookup("PLAYBACK_ACCOUNT_CLAIM").unwrap_or_else(|| "sub".into());
+        if account_claim.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "PLAYBACK_ACCOUNT_CLAIM",
+                expected: "a claim name",
+                value: account_claim,
+            });
+        }
         Ok(Self {
+            auth: Auth {
+                account_claim,
+                allow_unauthenticated,
+            },
             store: StoreSettings {
                 table,
                 read_timeout: Duration::from_millis(positive("PLAYBACK_READ_TIMEOUT_MS", 150)?),
@@ -114,6 +157,29 @@ mod tests {
         assert_eq!(config.store.list_timeout, Duration::from_millis(300));
         assert!(!config.store.consistent_reads);
         assert_eq!(config.rules, Rules::default());
+        assert_eq!(
+            config.auth,
+            Auth::default(),
+            "JWT required unless local-dev is asked for"
+        );
+    }
+
+    #[test]
+    fn auth_mode_and_claim_are_read() {
+        let config = Config::from_lookup(lookup(&[
+            ("PLAYBACK_TABLE", "t"),
+            ("PLAYBACK_AUTH_MODE", "local-dev"),
+            ("PLAYBACK_ACCOUNT_CLAIM", "custom:account_id"),
+        ]))
+        .unwrap();
+        assert!(config.auth.allow_unauthenticated);
+        assert_eq!(config.auth.account_claim, "custom:account_id");
+        let err = Config::from_lookup(lookup(&[
+            ("PLAYBACK_TABLE", "t"),
+            ("PLAYBACK_AUTH_MODE", "none"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("PLAYBACK_AUTH_MODE"), "{err}");
     }
 
     #[test]

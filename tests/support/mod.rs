@@ -144,7 +144,34 @@ pub fn now_millis() -> u64 {
         .as_millis() as u64
 }
 
-/// An API Gateway HTTP API (payload format 2.0) event, as JSON, the way API Gateway sends it.
+/// The account in the `sub` claim of the token every test event carries unless told otherwise.
+pub const TOKEN_ACCOUNT: &str = "acct-1";
+
+/// What API Gateway's JWT authorizer puts in the event after verifying a token with these claims.
+pub fn jwt_authorizer(claims: Value) -> Value {
+    let mut claims = claims;
+    claims["iss"] = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example".into();
+    claims["aud"] = "playback-players".into();
+    json!({ "jwt": { "claims": claims, "scopes": null } })
+}
+
+/// The event as API Gateway sends it with no authorizer on the route (and as `cargo lambda watch` does).
+pub fn without_authorizer(mut event: Value) -> Value {
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    event
+}
+
+/// The event as sent with a token carrying these claims.
+pub fn with_claims(mut event: Value, claims: Value) -> Value {
+    event["requestContext"]["authorizer"] = jwt_authorizer(claims);
+    event
+}
+
+/// An API Gateway HTTP API (payload format 2.0) event, as JSON, the way API Gateway sends it after
+/// its JWT authorizer verified a token whose `sub` is [`TOKEN_ACCOUNT`].
 pub fn apigw_event_json(
     method: &str,
     path: &str,
@@ -180,6 +207,7 @@ pub fn apigw_event_json(
                 "userAgent": "player/1.0"
             },
             "requestId": "test-request",
+            "authorizer": jwt_authorizer(json!({ "sub": TOKEN_ACCOUNT })),
             "routeKey": format!("{method} {path}"),
             "stage": "$default",
             "time": "04/Dec/2026:21:00:00 +0000",
@@ -407,4 +435,26 @@ impl TestTable {
             batches,
         )
     }
+}
+
+/// Standard base64 with padding, as API Gateway encodes binary bodies (`isBase64Encoded`).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

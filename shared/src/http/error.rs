@@ -25,6 +25,12 @@ pub enum ApiError {
     MethodNotAllowed { allowed: Method },
     #[error("no route for this path")]
     RouteNotFound,
+    #[error("a bearer token verified by the API's JWT authorizer is required")]
+    Unauthorized,
+    #[error("the token's {claim} claim is missing or not a valid account id")]
+    UnusableToken { claim: String },
+    #[error("account_id names another account than the token's")]
+    OtherAccount,
     #[error("no saved position for this video")]
     NoPlayback,
     #[error(transparent)]
@@ -44,6 +50,8 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::RouteNotFound | Self::NoPlayback => StatusCode::NOT_FOUND,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::UnusableToken { .. } | Self::OtherAccount => StatusCode::FORBIDDEN,
             Self::Store(StoreError::Timeout(_) | StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -59,6 +67,8 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::RouteNotFound => "route_not_found",
+            Self::Unauthorized => "unauthorized",
+            Self::UnusableToken { .. } | Self::OtherAccount => "forbidden",
             Self::NoPlayback => "no_playback",
             Self::Store(StoreError::Timeout(_) | StoreError::Unavailable(_)) => "unavailable",
             Self::Store(StoreError::Corrupt(_)) => "internal",
@@ -73,6 +83,8 @@ impl ApiError {
                 (Some("body"), None)
             }
             Self::UnsupportedMediaType => (Some("content-type"), None),
+            Self::Unauthorized => (Some("authorization"), None),
+            Self::OtherAccount => (Some("account_id"), None),
             _ => (None, None),
         };
         let message = match self {
@@ -108,6 +120,9 @@ impl ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),
                 );
+            }
+            Self::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }
@@ -157,6 +172,21 @@ mod tests {
         assert!(!String::from_utf8(response.body().to_vec())
             .unwrap()
             .contains("seq"));
+    }
+
+    #[test]
+    fn missing_identity_is_401_with_a_bearer_challenge_and_other_accounts_403() {
+        let response = ApiError::Unauthorized.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let response = ApiError::OtherAccount.into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(body_of(&response)["error"]["field"], "account_id");
+        let response = ApiError::UnusableToken {
+            claim: "sub".into(),
+        }
+        .into_response();
+        assert_eq!(body_of(&response)["error"]["code"], "forbidden");
     }
 
     #[test]

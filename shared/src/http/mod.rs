@@ -6,13 +6,14 @@ mod parse;
 use std::sync::Arc;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{json, Value};
 
 pub use error::ApiError;
-pub use parse::{Route, MAX_BODY_BYTES};
+pub use parse::{Caller, Route, MAX_BODY_BYTES};
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Auth, Config, ConfigError};
 use crate::domain::listing::continue_watching;
 use crate::domain::ordering::WriteOutcome;
 use crate::domain::{Clock, PlaybackKey, PlaybackState, Rules, SystemClock};
@@ -23,6 +24,7 @@ use parse::ResumeQuery;
 pub struct App<S> {
     store: S,
     rules: Rules,
+    auth: Auth,
     clock: Arc<dyn Clock>,
 }
 
@@ -30,20 +32,25 @@ impl App<DynamoStore> {
     /// Reads the configuration and connects to DynamoDB: the whole init phase of both Lambdas.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        Ok(Self::new(
-            DynamoStore::connect(config.store).await,
-            config.rules,
-        ))
+        let store = DynamoStore::connect(config.store).await;
+        Ok(Self::new(store, config.rules).with_auth(config.auth))
     }
 }
 
 impl<S: PlaybackStore> App<S> {
+    /// An app that requires API Gateway's JWT authorizer, the account in the `sub` claim.
     pub fn new(store: S, rules: Rules) -> Self {
         Self {
             store,
             rules,
+            auth: Auth::default(),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
     }
 
     /// Replaces the server clock (tests model skewed Lambda hosts with this).
@@ -77,7 +84,8 @@ impl<S: PlaybackStore> App<S> {
     }
 
     async fn write(&self, req: &Request, route: Route) -> Result<Response<Body>, ApiError> {
-        let report = parse::report(req, route)?;
+        let caller = parse::caller(req, &self.auth)?;
+        let report = parse::report(req, &caller, route)?;
         let key = report.key.clone();
         let update = report.stamp(self.clock.now(), &self.rules);
         let outcome = match self.store.apply(&update).await? {
@@ -90,8 +98,9 @@ impl<S: PlaybackStore> App<S> {
     }
 
     async fn read(&self, req: &Request) -> Result<Response<Body>, ApiError> {
+        let caller = parse::caller(req, &self.auth)?;
         let now = self.clock.now();
-        match parse::resume_query(req)? {
+        match parse::resume_query(req, &caller)? {
             ResumeQuery::One { key, local, device } => {
                 let state = self
                     .store
@@ -137,7 +146,8 @@ impl<S: PlaybackStore> App<S> {
     }
 
     async fn batch(&self, req: &Request) -> Result<Response<Body>, ApiError> {
-        let (profile, batch) = parse::batch(req)?;
+        let caller = parse::caller(req, &self.auth)?;
+        let (profile, batch) = parse::batch(req, &caller)?;
         let mut found = self
             .store
             .batch_get(&profile, batch.ids(), self.clock.now())
@@ -177,7 +187,8 @@ impl<S: PlaybackStore> App<S> {
     }
 }
 
-/// Logs the outcome with the request id (internal causes only here, never in the response).
+/// Logs the outcome with Lambda's and API Gateway's request ids. Internal causes go only here, never
+/// into the response.
 fn finish(
     route: &'static str,
     req: &Request,
@@ -187,22 +198,22 @@ fn finish(
         .lambda_context_ref()
         .map(|c| c.request_id.as_str())
         .unwrap_or("-");
+    let apigw_request_id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.as_deref().unwrap_or("-"),
+        _ => "-",
+    };
     match result {
         Ok(response) => {
-            tracing::info!(
-                route,
-                request_id,
-                status = response.status().as_u16(),
-                "handled"
-            );
+            let status = response.status().as_u16();
+            tracing::info!(route, request_id, apigw_request_id, status, "handled");
             response
         }
         Err(err) => {
             let status = err.status().as_u16();
             if status >= 500 {
-                tracing::error!(route, request_id, status, error = %err, "failed");
+                tracing::error!(route, request_id, apigw_request_id, status, error = %err, "failed");
             } else {
-                tracing::info!(route, request_id, status, error = %err, "rejected");
+                tracing::info!(route, request_id, apigw_request_id, status, error = %err, "rejected");
             }
             err.into_response()
         }

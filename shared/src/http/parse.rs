@@ -1,10 +1,12 @@
 //! Requests to domain values: everything past this module is already valid.
 
 use lambda_http::http::{header, Method};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Map, Value};
 
 use super::ApiError;
+use crate::config::Auth;
 use crate::domain::listing::{Cursor, PageSize, VideoBatch};
 use crate::domain::{
     AccountId, Age, Change, DeviceId, InvalidField, PlaybackKey, Position, ProfileId, ProfileKey,
@@ -83,10 +85,66 @@ pub fn route(req: &Request, served: &[Route]) -> Result<Route, ApiError> {
     Ok(route)
 }
 
+/// Who is calling, as API Gateway's JWT authorizer verified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The account named by the token's account claim.
+    Account(AccountId),
+    /// No authorizer context, accepted only in local development mode.
+    Unauthenticated,
+}
+
+/// Resolves the caller before anything else is read, so an anonymous caller learns nothing more.
+pub fn caller(req: &Request, auth: &Auth) -> Result<Caller, ApiError> {
+    let claims = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| authorizer.jwt.as_ref())
+            .map(|jwt| &jwt.claims),
+        _ => None,
+    };
+    match claims {
+        Some(claims) => claims
+            .get(&auth.account_claim)
+            .and_then(|raw| AccountId::parse(raw).ok())
+            .map(Caller::Account)
+            .ok_or_else(|| ApiError::UnusableToken {
+                claim: auth.account_claim.clone(),
+            }),
+        None if auth.allow_unauthenticated => Ok(Caller::Unauthenticated),
+        None => Err(ApiError::Unauthorized),
+    }
+}
+
+impl Caller {
+    /// The account a request acts on: the token's. A request may name it (`account_id`), but then it
+    /// must be a valid id and the same account; naming another one is refused, never ignored.
+    fn account(&self, requested: Option<&str>) -> Result<AccountId, ApiError> {
+        match (self, requested) {
+            (Self::Account(account), None) => Ok(account.clone()),
+            (Self::Account(account), Some(raw)) => {
+                let asked = AccountId::parse(raw)?;
+                if &asked == account {
+                    Ok(asked)
+                } else {
+                    Err(ApiError::OtherAccount)
+                }
+            }
+            (Self::Unauthenticated, Some(raw)) => Ok(AccountId::parse(raw)?),
+            (Self::Unauthenticated, None) => Err(required(AccountId::FIELD).into()),
+        }
+    }
+}
+
 /// The body of a write route: the key, who sends it, and the change the route makes.
-pub fn report(req: &Request, route: Route) -> Result<Report, ApiError> {
+pub fn report(req: &Request, caller: &Caller, route: Route) -> Result<Report, ApiError> {
     let body = json_object(req)?;
-    let key = playback_key(&body)?;
+    let key = PlaybackKey {
+        account: caller.account(optional_string_field(&body, AccountId::FIELD)?)?,
+        profile: ProfileId::parse(string_field(&body, ProfileId::FIELD)?)?,
+        video: VideoId::parse(string_field(&body, VideoId::FIELD)?)?,
+    };
     let device = DeviceId::parse(string_field(&body, DeviceId::FIELD)?)?;
     let seq = Seq::parse(required_number(&body, Seq::FIELD)?)?;
     let age = number_field(&body, Age::FIELD)?
@@ -128,7 +186,7 @@ pub enum ResumeQuery {
     },
 }
 
-pub fn resume_query(req: &Request) -> Result<ResumeQuery, ApiError> {
+pub fn resume_query(req: &Request, caller: &Caller) -> Result<ResumeQuery, ApiError> {
     let query = req.query_string_parameters();
     let param = |field: &'static str| -> Result<Option<String>, InvalidField> {
         match query.all(field).as_deref() {
@@ -139,7 +197,7 @@ pub fn resume_query(req: &Request) -> Result<ResumeQuery, ApiError> {
     };
     let required = |field: &'static str| param(field)?.ok_or_else(|| required(field));
     let profile = ProfileKey {
-        account: AccountId::parse(&required(AccountId::FIELD)?)?,
+        account: caller.account(param(AccountId::FIELD)?.as_deref())?,
         profile: ProfileId::parse(&required(ProfileId::FIELD)?)?,
     };
     let Some(video) = param(VideoId::FIELD)? else {
@@ -176,10 +234,10 @@ pub fn resume_query(req: &Request) -> Result<ResumeQuery, ApiError> {
 }
 
 /// `POST /playback/resume/batch` body: a profile and the videos to look up.
-pub fn batch(req: &Request) -> Result<(ProfileKey, VideoBatch), ApiError> {
+pub fn batch(req: &Request, caller: &Caller) -> Result<(ProfileKey, VideoBatch), ApiError> {
     let body = json_object(req)?;
     let profile = ProfileKey {
-        account: AccountId::parse(string_field(&body, AccountId::FIELD)?)?,
+        account: caller.account(optional_string_field(&body, AccountId::FIELD)?)?,
         profile: ProfileId::parse(string_field(&body, ProfileId::FIELD)?)?,
     };
     let field = VideoBatch::FIELD;
@@ -202,14 +260,6 @@ pub fn batch(req: &Request) -> Result<(ProfileKey, VideoBatch), ApiError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((profile, VideoBatch::new(ids)?))
-}
-
-fn playback_key(body: &Map<String, Value>) -> Result<PlaybackKey, InvalidField> {
-    Ok(PlaybackKey {
-        account: AccountId::parse(string_field(body, AccountId::FIELD)?)?,
-        profile: ProfileId::parse(string_field(body, ProfileId::FIELD)?)?,
-        video: VideoId::parse(string_field(body, VideoId::FIELD)?)?,
-    })
 }
 
 fn required(field: &'static str) -> InvalidField {
@@ -265,6 +315,17 @@ fn string_field<'a>(
     match body.get(field) {
         None | Some(Value::Null) => Err(required(field)),
         Some(Value::String(text)) => Ok(text),
+        Some(_) => Err(InvalidField::new(field, "must be a string")),
+    }
+}
+
+fn optional_string_field<'a>(
+    body: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<&'a str>, InvalidField> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
         Some(_) => Err(InvalidField::new(field, "must be a string")),
     }
 }
