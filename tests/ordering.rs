@@ -1,17 +1,15 @@
 //! "Latest progress wins" under skewed clocks, retries, reordering, offline devices and concurrency,
 //! against DynamoDB Local. Each test names the property (README, "Conflict rules") it pins.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_http::http::StatusCode;
-use playback::domain::ordering::{supersedes, Current};
 use playback::domain::{
     AccountId, Change, DeviceId, Origin, PlaybackKey, PlaybackState, PlaybackUpdate, Position,
     ProfileId, Rules, Seq, Stamp, VideoId,
 };
-use playback::store::{PlaybackStore, WriteResult};
+use playback::store::{MemoryStore, PlaybackStore};
 use playback::App;
 use playback_tests::{
     get_resume, json_body, now_millis, post_update, update_body, TestClock, TestTable,
@@ -396,57 +394,6 @@ fn reported(update: &PlaybackUpdate) -> PlaybackState {
     }
 }
 
-/// The rule in plain Rust: `ordering::supersedes` over a map, the oracle for the store.
-#[derive(Default)]
-struct Model {
-    stored: Option<(PlaybackState, u64)>,
-    device_seqs: HashMap<DeviceId, Seq>,
-}
-
-impl Model {
-    fn live(&self, now: Stamp) -> Option<&PlaybackState> {
-        self.stored
-            .as_ref()
-            .filter(|(_, expires_at)| *expires_at > now.epoch_seconds())
-            .map(|(state, _)| state)
-    }
-
-    fn apply(&mut self, update: &PlaybackUpdate) -> WriteResult {
-        let live = self.live(update.now).cloned();
-        let current = Current {
-            state: live.as_ref(),
-            device_seq: self.device_seqs.get(&update.origin.device).copied(),
-        };
-        if !supersedes(&update.origin, &update.change, current) {
-            return match live {
-                Some(winner) => WriteResult::Rejected { winner },
-                None => WriteResult::Missing,
-            };
-        }
-        let previous = self.stored.take().map(|(state, _)| state);
-        let (position, duration, hidden) = match (&update.change, previous) {
-            (Change::Report { position, duration }, previous) => (
-                *position,
-                duration.or(previous.and_then(|p| p.duration)),
-                false,
-            ),
-            (Change::Remove, Some(p)) => (p.position, p.duration, true),
-            (Change::Unwatch, Some(p)) => (Position::from_millis(0).unwrap(), p.duration, false),
-            (_, None) => unreachable!("remove and unwatch need an entry"),
-        };
-        let state = PlaybackState {
-            position,
-            duration,
-            hidden,
-            origin: update.origin.clone(),
-        };
-        self.stored = Some((state.clone(), update.expires_at));
-        self.device_seqs
-            .insert(update.origin.device.clone(), update.origin.seq);
-        WriteResult::Applied { state }
-    }
-}
-
 /// One report in a generated history: which device, its seq, when (offsets in ms) and lifetime.
 #[derive(Debug, Clone)]
 struct Op {
@@ -481,8 +428,9 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// Random interleavings of reports (duplicates, stale seqs, equal stamps, expiries) give the same
-    /// answer and final state from DynamoDB as from the reference model.
+    /// Random interleavings of reports, removals and unwatches (duplicates, stale seqs, equal stamps,
+    /// expiries) give the same answers and states from DynamoDB as from the reference store, which
+    /// applies `ordering::supersedes` directly.
     #[test]
     fn store_agrees_with_the_reference_model(ops in prop::collection::vec(op(), 1..24)) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -491,7 +439,7 @@ proptest! {
             let store = table.store();
             let key = key();
             let base = now_millis() - 60_000;
-            let mut model = Model::default();
+            let reference = MemoryStore::new();
             for op in &ops {
                 let mut update = update_at(&key, ["tv", "phone", "tablet"][op.device], op.seq,
                     base + op.stamp_offset, (op.stamp_offset % 5_000) as f64);
@@ -505,15 +453,15 @@ proptest! {
                     },
                 };
                 update.expires_at = (base + op.now_offset) / 1000 + op.lifetime_s;
-                let expected = model.apply(&update);
+                let expected = reference.apply_now(&update);
                 let actual = store.apply(&update).await.unwrap();
                 prop_assert_eq!(actual, expected, "op {:?}", op);
             }
-            let live_at = Stamp::from_millis(base + 30_000);
-            let expected = model.stored.as_ref()
-                .filter(|(_, expires_at)| *expires_at > live_at.epoch_seconds())
-                .map(|(state, _)| state.clone());
-            prop_assert_eq!(store.get(&key, live_at).await.unwrap(), expected);
+            for live_at in [base + 10_000, base + 30_000].map(Stamp::from_millis) {
+                prop_assert_eq!(store.get(&key, live_at).await.unwrap(), reference.get(&key, live_at).await.unwrap());
+                let profile = key.profile_key();
+                prop_assert_eq!(store.list(&profile, live_at).await.unwrap(), reference.list(&profile, live_at).await.unwrap());
+            }
             Ok(())
         })?;
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Reproducible benchmarks (numbers in the README, "Benchmarks"):
+#  1. criterion: CPU cost of one invocation in the functions' own code (event parsing, validation,
+#     domain, JSON), with the in-memory reference store;
+#  2. playback-load: the real handlers against a fresh in-memory DynamoDB Local on this machine.
+# Builds in the `bench` profile (release, thin LTO): the first run compiles for several minutes.
+# Environment: BENCH_SECONDS (20), BENCH_CONCURRENCY (8).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_cargo
+ensure_dynamodb_local
+
+log "criterion: cargo bench -p playback-bench --bench handlers"
+cargo bench -p playback-bench --bench handlers
+
+PORT=$(free_port)
+start_dynamodb_local "$PORT"
+trap 'kill "$DYNAMODB_PID" 2>/dev/null || true; wait "$DYNAMODB_PID" 2>/dev/null || true' EXIT
+export_local_aws_env "http://127.0.0.1:$PORT"
+
+log "playback-load against DynamoDB Local (in memory) on 127.0.0.1:$PORT"
+# DynamoDB Local on a shared 2-core machine is far slower than DynamoDB: the budgets are raised so
+# the run measures latency instead of counting 503s. The defaults (150/500/300 ms) apply in AWS.
+cargo run --quiet --profile bench -p playback-bench --bin playback-load -- \
+  --seconds "${BENCH_SECONDS:-20}" --concurrency "${BENCH_CONCURRENCY:-8}" \
+  --read-timeout-ms 2000 --write-timeout-ms 2000 --list-timeout-ms 2000
