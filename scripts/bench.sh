@@ -10,18 +10,26 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_cargo
 ensure_dynamodb_local
+ensure_redis
 
 log "criterion: cargo bench -p playback-bench --bench handlers"
 cargo bench -p playback-bench --bench handlers
 
 PORT=$(free_port)
 start_dynamodb_local "$PORT"
-trap 'kill "$DYNAMODB_PID" 2>/dev/null || true; wait "$DYNAMODB_PID" 2>/dev/null || true' EXIT
+REDIS_PORT=$(free_port)
+start_redis "$REDIS_PORT"
+trap 'for pid in $DYNAMODB_PID $REDIS_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done' EXIT
 export_local_aws_env "http://127.0.0.1:$PORT"
 
-log "playback-load against DynamoDB Local (in memory) on 127.0.0.1:$PORT"
 # DynamoDB Local on a shared 2-core machine is far slower than DynamoDB: the budgets are raised so
 # the run measures latency instead of counting 503s. The defaults (150/500/300 ms) apply in AWS.
-cargo run --quiet --profile bench -p playback-bench --bin playback-load -- \
-  --seconds "${BENCH_SECONDS:-20}" --concurrency "${BENCH_CONCURRENCY:-8}" \
-  --read-timeout-ms 2000 --write-timeout-ms 2000 --list-timeout-ms 2000
+load() {
+  cargo run --quiet --profile bench -p playback-bench --bin playback-load -- \
+    --seconds "${BENCH_SECONDS:-20}" --concurrency "${BENCH_CONCURRENCY:-8}" \
+    --read-timeout-ms 2000 --write-timeout-ms 2000 --list-timeout-ms 2000 "$@"
+}
+log "playback-load against DynamoDB Local (in memory) on 127.0.0.1:$PORT, no cache"
+load --table playback-load
+log "playback-load with the read cache (redis-server on 127.0.0.1:$REDIS_PORT)"
+load --table playback-load-cached --cache-url "redis://127.0.0.1:$REDIS_PORT"

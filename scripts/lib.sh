@@ -34,6 +34,19 @@ ensure_java() {
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
 }
 
+ensure_redis() {
+  command -v redis-server >/dev/null || apt_install redis-server
+}
+
+# Starts a throwaway redis-server on 127.0.0.1:$1 (no persistence); sets REDIS_PID.
+start_redis() {
+  port_open "$1" && die "port $1 is already in use"
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+    >"$LOCAL/redis.log" 2>&1 &
+  REDIS_PID=$!
+  wait_for_port "$1" 30 "redis-server"
+}
+
 ensure_curl() {
   command -v curl >/dev/null || apt_install curl ca-certificates
 }

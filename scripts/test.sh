@@ -12,6 +12,7 @@ ensure_cargo_lambda
 ensure_cfn_lint
 ensure_openapi_validator
 ensure_curl
+ensure_redis
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -23,11 +24,18 @@ python tests/check_template.py
 log "openapi.yaml is a valid OpenAPI 3 document"
 openapi-spec-validator openapi.yaml
 
+stop_services() {
+  for pid in ${DYNAMODB_PID:-} ${REDIS_PID:-}; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
+trap stop_services EXIT
 PORT=$(free_port)
 start_dynamodb_local "$PORT"
-trap 'kill "$DYNAMODB_PID" 2>/dev/null || true; wait "$DYNAMODB_PID" 2>/dev/null || true' EXIT
 export PLAYBACK_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$PORT"
 log "DynamoDB Local on 127.0.0.1:$PORT (in memory)"
+REDIS_PORT=$(free_port)
+start_redis "$REDIS_PORT"
+export PLAYBACK_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+log "redis-server on 127.0.0.1:$REDIS_PORT"
 
 log "cargo test --workspace"
 cargo test --workspace --color never 2>&1 | tee "$LOCAL/cargo-test.log"

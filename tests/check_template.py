@@ -103,6 +103,21 @@ check(cors["AllowOrigins"] == {"Ref": "CorsAllowOrigins"} and "*" not in str(tem
       "CORS origins must be a parameter without a wildcard default")
 check(sorted(cors["AllowMethods"]) == ["GET", "POST"], "CORS allows only the API's methods")
 
+# The read cache is optional: created, and the functions put in the VPC, only when subnets are given.
+check(template["Conditions"]["CacheEnabled"] == {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "CacheSubnetIds"}]}, ""]}]},
+      "the cache must be enabled by giving subnets")
+check(template["Parameters"]["CacheSubnetIds"]["Default"] == "", "no cache by default")
+cache = resources["PlaybackCache"]
+check(cache["Condition"] == "CacheEnabled" and cache["Properties"]["Engine"] in ("valkey", "redis"),
+      "the cache must be a conditional Valkey/Redis ElastiCache")
+url = env["PLAYBACK_CACHE_URL"]["Fn::If"]
+check(url[0] == "CacheEnabled" and url[2] == "" and url[1]["Fn::Sub"].startswith("rediss://"),
+      "the cache URL must be TLS when enabled and empty otherwise")
+for logical_id in expected:
+    vpc = resources[logical_id]["Properties"]["VpcConfig"]["Fn::If"]
+    check(vpc[0] == "CacheEnabled" and vpc[2] == {"Ref": "AWS::NoValue"},
+          f"{logical_id} joins the VPC only with the cache")
+
 # `cargo lambda watch` (the local run) must route the same paths to the same functions.
 import tomllib
 

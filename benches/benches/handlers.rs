@@ -170,7 +170,8 @@ fn domain(c: &mut Criterion) {
             store.apply_now(&PlaybackUpdate {
                 key: key.clone(),
                 origin: Origin {
-                    device: DeviceId::parse(if n % 2 == 0 { "tv" } else { "phone" }).unwrap(),
+                    device: DeviceId::parse(if n.is_multiple_of(2) { "tv" } else { "phone" })
+                        .unwrap(),
                     seq: Seq::new(n).unwrap(),
                     updated_at: Stamp::from_millis(n),
                 },

@@ -3,11 +3,13 @@
 use std::time::Duration;
 
 use crate::domain::{Completion, Guardrails, Rules};
-use crate::store::StoreSettings;
+use crate::store::{CacheSettings, StoreSettings};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub store: StoreSettings,
+    /// The optional read cache; `None` without `PLAYBACK_CACHE_URL`.
+    pub cache: Option<CacheSettings>,
     pub rules: Rules,
     pub auth: Auth,
 }
@@ -104,7 +106,25 @@ impl Config {
                 value: account_claim,
             });
         }
+        let cache = match lookup("PLAYBACK_CACHE_URL").filter(|url| !url.trim().is_empty()) {
+            None => None,
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Some(CacheSettings {
+                    url,
+                    timeout: Duration::from_millis(positive("PLAYBACK_CACHE_TIMEOUT_MS", 20)?),
+                    ttl: Duration::from_secs(positive("PLAYBACK_CACHE_TTL_SECONDS", 300)?),
+                })
+            }
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "PLAYBACK_CACHE_URL",
+                    expected: "a redis:// or rediss:// URL",
+                    value: other,
+                })
+            }
+        };
         Ok(Self {
+            cache,
             auth: Auth {
                 account_claim,
                 allow_unauthenticated,
@@ -162,6 +182,34 @@ mod tests {
             Auth::default(),
             "JWT required unless local-dev is asked for"
         );
+    }
+
+    #[test]
+    fn cache_is_configured_by_url() {
+        let config = Config::from_lookup(lookup(&[
+            ("PLAYBACK_TABLE", "t"),
+            ("PLAYBACK_CACHE_URL", "rediss://cache.example:6379"),
+            ("PLAYBACK_CACHE_TTL_SECONDS", "60"),
+        ]))
+        .unwrap();
+        let cache = config.cache.unwrap();
+        assert_eq!(cache.timeout, Duration::from_millis(20));
+        assert_eq!(cache.ttl, Duration::from_secs(60));
+        let empty = Config::from_lookup(lookup(&[
+            ("PLAYBACK_TABLE", "t"),
+            ("PLAYBACK_CACHE_URL", ""),
+        ]))
+        .unwrap();
+        assert_eq!(
+            empty.cache, None,
+            "the template passes an empty URL when the cache is off"
+        );
+        let err = Config::from_lookup(lookup(&[
+            ("PLAYBACK_TABLE", "t"),
+            ("PLAYBACK_CACHE_URL", "http://x"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("PLAYBACK_CACHE_URL"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,16 @@ use playback::App;
 use serde_json::{json, Value};
 
 pub const ENDPOINT_VAR: &str = "PLAYBACK_TEST_DYNAMODB_ENDPOINT";
+pub const REDIS_VAR: &str = "PLAYBACK_TEST_REDIS_URL";
+
+/// The redis-server `scripts/test.sh` starts for the cache tests.
+pub fn redis_url() -> String {
+    std::env::var(REDIS_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{REDIS_VAR} is not set: run the tests with scripts/test.sh, which starts redis-server"
+        )
+    })
+}
 
 /// DynamoDB Local's address, as `scripts/test.sh` exports it.
 pub fn endpoint() -> String {

@@ -4,6 +4,7 @@
 //! ```text
 //! playback-load [--table NAME] [--seconds 20] [--concurrency 16] [--profiles 400] [--videos 20]
 //!               [--read-share 50] [--read-timeout-ms 150] [--write-timeout-ms 500] [--list-timeout-ms 300]
+//!               [--cache-url redis://127.0.0.1:6379]
 //! ```
 //! The endpoint and credentials come from the standard AWS environment (`AWS_ENDPOINT_URL_DYNAMODB`
 //! for DynamoDB Local; nothing for a real table). The table is created if absent.
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use playback::domain::Rules;
-use playback::store::{create_table, DynamoStore, StoreSettings};
+use playback::store::{create_table, CacheSettings, CachedStore, DynamoStore, StoreSettings};
 use playback::App;
 use playback_bench::{event_json, request, Rng};
 use serde_json::json;
@@ -29,6 +30,7 @@ struct Options {
     videos: u64,
     read_share: u64,
     settings: (u64, u64, u64),
+    cache_url: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -40,6 +42,7 @@ fn options() -> Result<Options, String> {
         videos: 20,
         read_share: 50,
         settings: (150, 500, 300),
+        cache_url: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -61,6 +64,7 @@ fn options() -> Result<Options, String> {
             "--read-timeout-ms" => o.settings.0 = number()?,
             "--write-timeout-ms" => o.settings.1 = number()?,
             "--list-timeout-ms" => o.settings.2 = number()?,
+            "--cache-url" => o.cache_url = Some(value.clone()),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -79,7 +83,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 async fn worker(
-    app: Arc<App<DynamoStore>>,
+    app: Arc<App<CachedStore<DynamoStore>>>,
     o: Options,
     id: u64,
     until: Instant,
@@ -169,10 +173,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         consistent_reads: false,
     })
     .await;
+    let store = match &o.cache_url {
+        None => CachedStore::without_cache(store),
+        Some(url) => {
+            let cache = CacheSettings {
+                url: url.clone(),
+                timeout: Duration::from_millis(read.min(200)),
+                ttl: Duration::from_secs(300),
+            };
+            let store = CachedStore::with_cache(store, cache)?;
+            store.warm_up().await;
+            store
+        }
+    };
     let app = Arc::new(App::new(store, Rules::default()));
     println!(
-        "playback-load: {} s, {} workers, {} profiles x {} videos, {} % reads, budgets read {read} / write {write} / list {list} ms",
-        o.seconds, o.concurrency, o.profiles, o.videos, o.read_share
+        "playback-load: {} s, {} workers, {} profiles x {} videos, {} % reads, budgets read {read} / write {write} / list {list} ms, cache {}",
+        o.seconds,
+        o.concurrency,
+        o.profiles,
+        o.videos,
+        o.read_share,
+        o.cache_url.as_deref().unwrap_or("off")
     );
     let until = Instant::now() + Duration::from_secs(o.seconds);
     let started = Instant::now();

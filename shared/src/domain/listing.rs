@@ -50,7 +50,7 @@ impl Cursor {
 
     pub fn decode(raw: &str) -> Result<Self, InvalidField> {
         let invalid = || InvalidField::new(Self::FIELD, "is not a cursor this service returned");
-        if raw.len() % 2 != 0 || raw.len() > 2 * 160 {
+        if !raw.len().is_multiple_of(2) || raw.len() > 2 * 160 {
             return Err(invalid());
         }
         let bytes = (0..raw.len())

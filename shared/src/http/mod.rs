@@ -17,7 +17,7 @@ use crate::config::{Auth, Config, ConfigError};
 use crate::domain::listing::continue_watching;
 use crate::domain::ordering::WriteOutcome;
 use crate::domain::{Clock, PlaybackKey, PlaybackState, Rules, SystemClock};
-use crate::store::{DynamoStore, PlaybackStore, WriteResult};
+use crate::store::{CachedStore, DynamoStore, PlaybackStore, WriteResult};
 use parse::ResumeQuery;
 
 /// Everything a handler needs, built once at init and shared by every invocation.
@@ -28,11 +28,27 @@ pub struct App<S> {
     clock: Arc<dyn Clock>,
 }
 
-impl App<DynamoStore> {
-    /// Reads the configuration and connects to DynamoDB: the whole init phase of both Lambdas.
+impl App<CachedStore<DynamoStore>> {
+    /// Reads the configuration, builds the DynamoDB client and (if configured) opens the cache: the
+    /// whole init phase of both Lambdas.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let store = DynamoStore::connect(config.store).await;
+        let dynamo = DynamoStore::connect(config.store).await;
+        let store = match config.cache {
+            None => CachedStore::without_cache(dynamo),
+            Some(settings) => {
+                let url = settings.url.clone();
+                let store = CachedStore::with_cache(dynamo, settings).map_err(|_| {
+                    ConfigError::Invalid {
+                        name: "PLAYBACK_CACHE_URL",
+                        expected: "a valid redis:// or rediss:// URL",
+                        value: url,
+                    }
+                })?;
+                store.warm_up().await;
+                store
+            }
+        };
         Ok(Self::new(store, config.rules).with_auth(config.auth))
     }
 }

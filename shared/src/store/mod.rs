@@ -1,11 +1,13 @@
 //! The storage port and its DynamoDB adapter.
 
+mod cache;
 mod dynamo;
 mod memory;
 
 use std::future::Future;
 use std::time::Duration;
 
+pub use cache::{CacheSettings, CachedStore};
 pub use dynamo::{create_table, DynamoStore, StoreSettings};
 pub use memory::MemoryStore;
 
