@@ -15,7 +15,8 @@ use playback::store::{
 };
 use playback::App;
 use playback_tests::{
-    get_resume, json_body, now_millis, post_update, redis_url, update_body, RoundTrips, TestTable,
+    get_resume, json_body, now_millis, post_update, redis_url, silent_address, update_body,
+    RoundTrips, TestTable,
 };
 use serde_json::json;
 use tokio::sync::Notify;
@@ -67,6 +68,17 @@ fn now() -> Stamp {
     Stamp::from_millis(now_millis())
 }
 
+/// The position (seconds) `store` resumes `key` from now; panics if there is none.
+async fn seconds_at(store: &impl PlaybackStore, key: &PlaybackKey) -> f64 {
+    store
+        .get(key, now())
+        .await
+        .unwrap()
+        .expect("a saved position")
+        .position
+        .seconds()
+}
+
 #[tokio::test]
 async fn written_state_is_served_from_the_cache_without_a_database_read() {
     let table = TestTable::new().await;
@@ -94,27 +106,9 @@ async fn miss_reads_the_database_once_and_repopulates() {
         .await
         .unwrap(); // bypasses the cache
     let (store, trips) = cached(&table);
-    assert_eq!(
-        store
-            .get(&k, now())
-            .await
-            .unwrap()
-            .unwrap()
-            .position
-            .seconds(),
-        700.0
-    );
+    assert_eq!(seconds_at(&store, &k).await, 700.0);
     assert_eq!(trips.take(), ["GetItem"]);
-    assert_eq!(
-        store
-            .get(&k, now())
-            .await
-            .unwrap()
-            .unwrap()
-            .position
-            .seconds(),
-        700.0
-    );
+    assert_eq!(seconds_at(&store, &k).await, 700.0);
     assert_eq!(trips.take(), Vec::<String>::new());
     assert_eq!(store.get(&key(&table, "never"), now()).await.unwrap(), None);
 }
@@ -251,18 +245,6 @@ async fn expired_entries_are_not_served_from_the_cache() {
     );
 }
 
-async fn silent_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    format!("redis://{addr}")
-}
-
 #[tokio::test]
 async fn a_cache_that_is_down_or_hung_never_fails_a_request() {
     let table = TestTable::new().await;
@@ -271,7 +253,10 @@ async fn a_cache_that_is_down_or_hung_never_fails_a_request() {
         .local_addr()
         .unwrap()
         .port();
-    for url in [format!("redis://127.0.0.1:{closed}"), silent_server().await] {
+    for url in [
+        format!("redis://127.0.0.1:{closed}"),
+        format!("redis://{}", silent_address().await),
+    ] {
         let store = CachedStore::with_cache(table.store(), settings(&url)).unwrap();
         store.warm_up().await;
         let app = App::new(store, Rules::default());
@@ -320,27 +305,9 @@ async fn garbage_in_the_cache_falls_back_to_the_database() {
         .await
         .unwrap();
     let (store, trips) = cached(&table);
-    assert_eq!(
-        store
-            .get(&k, now())
-            .await
-            .unwrap()
-            .unwrap()
-            .position
-            .seconds(),
-        321.0
-    );
+    assert_eq!(seconds_at(&store, &k).await, 321.0);
     assert_eq!(trips.take(), ["GetItem"]);
-    assert_eq!(
-        store
-            .get(&k, now())
-            .await
-            .unwrap()
-            .unwrap()
-            .position
-            .seconds(),
-        321.0
-    );
+    assert_eq!(seconds_at(&store, &k).await, 321.0);
     assert_eq!(
         trips.take(),
         Vec::<String>::new(),

@@ -8,7 +8,7 @@ use playback::store::{DynamoStore, StoreSettings};
 use playback::App;
 use playback_tests::{
     apigw_event_json, base64, client_for, get_resume, json_body, post_update, request_from_event,
-    update_body, TestTable,
+    silent_address, update_body, TestTable,
 };
 use serde_json::{json, Value};
 
@@ -414,23 +414,10 @@ async fn resume_query_errors_name_the_parameter() {
     }
 }
 
-/// Accepts connections and never answers.
-async fn silent_endpoint() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    format!("http://{addr}")
-}
-
 #[tokio::test]
 async fn hung_database_gives_503_with_retry_hint_within_the_budget() {
     let store = DynamoStore::new(
-        client_for(&silent_endpoint().await).await,
+        client_for(&format!("http://{}", silent_address().await)).await,
         StoreSettings {
             table: "playback-internal-name".into(),
             read_timeout: Duration::from_millis(150),

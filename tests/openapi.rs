@@ -11,8 +11,8 @@ use playback::domain::Rules;
 use playback::store::{DynamoStore, StoreSettings};
 use playback::App;
 use playback_tests::{
-    apigw_event_json, client_for, now_millis, request_from_event, with_claims, without_authorizer,
-    TestTable,
+    apigw_event_json, client_for, now_millis, request_from_event, silent_address, with_claims,
+    without_authorizer, TestTable,
 };
 use serde_json::{json, Value};
 
@@ -209,14 +209,7 @@ fn json_event(method: &str, path: &str, body: Value) -> lambda_http::Request {
 
 /// Accepts connections and never answers: the dependency failure behind every 503.
 async fn silent_store() -> DynamoStore {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let endpoint = format!("http://{}", silent_address().await);
     let budget = Duration::from_millis(200);
     DynamoStore::new(
         client_for(&endpoint).await,

@@ -9,7 +9,7 @@ use playback::domain::{
     ProfileId, Seq, Stamp, VideoId,
 };
 use playback::store::{DynamoStore, PlaybackStore, StoreError, StoreSettings, WriteResult};
-use playback_tests::{client_for, now_millis, TestTable};
+use playback_tests::{client_for, now_millis, silent_address, TestTable};
 
 fn key(account: &str, profile: &str, video: &str) -> PlaybackKey {
     PlaybackKey {
@@ -303,22 +303,9 @@ async fn missing_table_is_unavailable() {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
 
-/// A server that accepts connections and never answers: the worst kind of dependency failure.
-async fn silent_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    format!("http://{addr}")
-}
-
 #[tokio::test]
 async fn hung_database_times_out_within_the_budget() {
-    let client = client_for(&silent_server().await).await;
+    let client = client_for(&format!("http://{}", silent_address().await)).await;
     let budget = Duration::from_millis(300);
     let store = DynamoStore::new(
         client,

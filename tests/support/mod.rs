@@ -468,3 +468,17 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// A TCP server that accepts connections and never answers: the worst dependency failure (a hung
+/// database or cache). Lives as long as the test's runtime.
+pub async fn silent_address() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    address
+}
