@@ -75,10 +75,6 @@ impl<S: PlaybackStore> App<S> {
         self
     }
 
-    pub fn store(&self) -> &S {
-        &self.store
-    }
-
     /// The update function: `POST /playback/update`, `/playback/remove`, `/playback/unwatch`.
     pub async fn update(&self, req: Request) -> Response<Body> {
         let (route, result) = match parse::route(&req, &Route::WRITES) {

@@ -94,10 +94,6 @@ impl<S> CachedStore<S> {
         })
     }
 
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-
     /// Opens the connection ahead of the first request (TLS handshake at init, not on the request
     /// path). Failures are only logged: requests fall back to the database and retry the cache.
     pub async fn warm_up(&self) {

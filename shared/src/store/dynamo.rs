@@ -109,10 +109,6 @@ impl DynamoStore {
             .await;
         Self::new(Client::new(&sdk_config), settings)
     }
-
-    pub fn table(&self) -> &str {
-        &self.settings.table
-    }
 }
 
 fn n(value: u64) -> AttributeValue {
