@@ -4,11 +4,10 @@ use std::time::{Duration, Instant};
 
 use lambda_http::http::StatusCode;
 use playback::domain::Rules;
-use playback::store::{DynamoStore, StoreSettings};
 use playback::App;
 use playback_tests::{
-    apigw_event_json, base64, client_for, get_resume, json_body, post_update, request_from_event,
-    silent_address, update_body, TestTable,
+    apigw_event_json, base64, get_resume, json_body, post_update, request_from_event,
+    silent_address, store_at, update_body, TestTable,
 };
 use serde_json::{json, Value};
 
@@ -416,16 +415,13 @@ async fn resume_query_errors_name_the_parameter() {
 
 #[tokio::test]
 async fn hung_database_gives_503_with_retry_hint_within_the_budget() {
-    let store = DynamoStore::new(
-        client_for(&format!("http://{}", silent_address().await)).await,
-        StoreSettings {
-            table: "playback-internal-name".into(),
-            read_timeout: Duration::from_millis(150),
-            write_timeout: Duration::from_millis(500),
-            list_timeout: Duration::from_millis(500),
-            consistent_reads: false,
-        },
-    );
+    let store = store_at(
+        &format!("http://{}", silent_address().await),
+        "playback-internal-name",
+        Duration::from_millis(150),
+        Duration::from_millis(500),
+    )
+    .await;
     let app = App::new(store, Rules::default());
     for (response, budget) in [
         (app.update(post_update(&update_body(json!({})))).await, 500),
@@ -452,13 +448,7 @@ async fn hung_database_gives_503_with_retry_hint_within_the_budget() {
 #[tokio::test]
 async fn missing_table_gives_503_without_naming_it() {
     let table = TestTable::new().await;
-    let store = DynamoStore::new(
-        table.client.clone(),
-        StoreSettings {
-            table: "playback-missing-table".into(),
-            ..table.settings()
-        },
-    );
+    let store = table.store_for_table("playback-missing-table");
     let response = App::new(store, Rules::default())
         .update(post_update(&update_body(json!({}))))
         .await;

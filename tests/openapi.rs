@@ -8,10 +8,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Response};
 use playback::domain::Rules;
-use playback::store::{DynamoStore, StoreSettings};
+use playback::store::DynamoStore;
 use playback::App;
 use playback_tests::{
-    apigw_event_json, client_for, now_millis, request_from_event, silent_address, with_claims,
+    apigw_event_json, now_millis, request_from_event, silent_address, store_at, with_claims,
     without_authorizer, TestTable,
 };
 use serde_json::{json, Value};
@@ -209,18 +209,14 @@ fn json_event(method: &str, path: &str, body: Value) -> lambda_http::Request {
 
 /// Accepts connections and never answers: the dependency failure behind every 503.
 async fn silent_store() -> DynamoStore {
-    let endpoint = format!("http://{}", silent_address().await);
     let budget = Duration::from_millis(200);
-    DynamoStore::new(
-        client_for(&endpoint).await,
-        StoreSettings {
-            table: "t".into(),
-            read_timeout: budget,
-            write_timeout: budget,
-            list_timeout: budget,
-            consistent_reads: false,
-        },
+    store_at(
+        &format!("http://{}", silent_address().await),
+        "t",
+        budget,
+        budget,
     )
+    .await
 }
 
 /// An entry whose duration is not a number: reading it back is an internal error.

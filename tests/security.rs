@@ -7,7 +7,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Context, RequestExt};
 use playback::config::Auth;
 use playback::domain::Rules;
-use playback::store::{DynamoStore, StoreSettings};
+use playback::store::DynamoStore;
 use playback::App;
 use playback_tests::{
     apigw_event_json, json_body, request_from_event, with_claims, without_authorizer, TestTable,
@@ -398,13 +398,7 @@ impl<'a> playback::telemetry::MakeWriter<'a> for Captured {
 #[tokio::test]
 async fn internal_causes_reach_the_logs_with_request_ids_but_never_the_caller() {
     let table = TestTable::new().await;
-    let store = DynamoStore::new(
-        table.client.clone(),
-        StoreSettings {
-            table: "playback-secret-table".into(),
-            ..table.settings()
-        },
-    );
+    let store = table.store_for_table("playback-secret-table");
     let app = App::new(store, Rules::default());
     let captured = Captured::default();
     let _guard =

@@ -8,8 +8,8 @@ use playback::domain::{
     AccountId, Change, DeviceId, Origin, PlaybackKey, PlaybackState, PlaybackUpdate, Position,
     ProfileId, Seq, Stamp, VideoId,
 };
-use playback::store::{DynamoStore, PlaybackStore, StoreError, StoreSettings, WriteResult};
-use playback_tests::{client_for, now_millis, silent_address, TestTable};
+use playback::store::{PlaybackStore, StoreError, WriteResult};
+use playback_tests::{now_millis, silent_address, store_at, TestTable};
 
 fn key(account: &str, profile: &str, video: &str) -> PlaybackKey {
     PlaybackKey {
@@ -284,13 +284,7 @@ async fn corrupt_item_is_reported_not_guessed() {
 #[tokio::test]
 async fn missing_table_is_unavailable() {
     let table = TestTable::new().await;
-    let store = DynamoStore::new(
-        table.client.clone(),
-        StoreSettings {
-            table: "no-such-table".into(),
-            ..table.settings()
-        },
-    );
+    let store = table.store_for_table("no-such-table");
     let err = store.get(&key("a", "b", "c"), now()).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     let err = store
@@ -305,18 +299,14 @@ async fn missing_table_is_unavailable() {
 
 #[tokio::test]
 async fn hung_database_times_out_within_the_budget() {
-    let client = client_for(&format!("http://{}", silent_address().await)).await;
     let budget = Duration::from_millis(300);
-    let store = DynamoStore::new(
-        client,
-        StoreSettings {
-            table: "t".into(),
-            read_timeout: budget,
-            write_timeout: budget,
-            list_timeout: budget,
-            consistent_reads: false,
-        },
-    );
+    let store = store_at(
+        &format!("http://{}", silent_address().await),
+        "t",
+        budget,
+        budget,
+    )
+    .await;
     let started = std::time::Instant::now();
     let err = store.get(&key("a", "b", "c"), now()).await.unwrap_err();
     assert!(
@@ -346,17 +336,13 @@ async fn unreachable_database_fails_fast() {
         .local_addr()
         .unwrap()
         .port();
-    let client = client_for(&format!("http://127.0.0.1:{port}")).await;
-    let store = DynamoStore::new(
-        client,
-        StoreSettings {
-            table: "t".into(),
-            read_timeout: Duration::from_secs(2),
-            write_timeout: Duration::from_secs(2),
-            list_timeout: Duration::from_secs(2),
-            consistent_reads: false,
-        },
-    );
+    let store = store_at(
+        &format!("http://127.0.0.1:{port}"),
+        "t",
+        Duration::from_secs(2),
+        Duration::from_secs(2),
+    )
+    .await;
     let err = store.get(&key("a", "b", "c"), now()).await.unwrap_err();
     assert!(
         matches!(err, StoreError::Unavailable(_) | StoreError::Timeout(_)),

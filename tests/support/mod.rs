@@ -47,6 +47,21 @@ pub async fn client_for(endpoint: &str) -> Client {
     Client::new(&config)
 }
 
+/// A store talking to `endpoint` (a hung or closed port, in failure tests) with these budgets;
+/// lists and batches get the write budget.
+pub async fn store_at(endpoint: &str, table: &str, read: Duration, write: Duration) -> DynamoStore {
+    DynamoStore::new(
+        client_for(endpoint).await,
+        StoreSettings {
+            table: table.into(),
+            read_timeout: read,
+            write_timeout: write,
+            list_timeout: write,
+            consistent_reads: false,
+        },
+    )
+}
+
 /// A table of its own for one test, so tests run in parallel without seeing each other.
 pub struct TestTable {
     pub name: String,
@@ -85,6 +100,17 @@ impl TestTable {
 
     pub fn store(&self) -> DynamoStore {
         DynamoStore::new(self.client.clone(), self.settings())
+    }
+
+    /// A store on this test's client but another table (one that does not exist, say).
+    pub fn store_for_table(&self, table: &str) -> DynamoStore {
+        DynamoStore::new(
+            self.client.clone(),
+            StoreSettings {
+                table: table.into(),
+                ..self.settings()
+            },
+        )
     }
 
     pub fn app(&self) -> App<DynamoStore> {
