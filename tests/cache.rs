@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 use lambda_http::http::StatusCode;
 use playback::domain::{
-    AccountId, Change, DeviceId, Origin, PlaybackKey, PlaybackState, PlaybackUpdate, Position,
-    ProfileId, ProfileKey, Rules, Seq, Stamp, VideoId,
+    AccountId, Change, PlaybackKey, PlaybackState, PlaybackUpdate, ProfileId, ProfileKey, Rules,
+    Stamp, VideoId,
 };
 use playback::store::{
     CacheSettings, CachedStore, DynamoStore, PlaybackStore, StoreError, WriteResult,
 };
 use playback::App;
 use playback_tests::{
-    get_resume, json_body, now_millis, post_update, redis_url, silent_address, update_body,
-    RoundTrips, TestTable,
+    get_resume, json_body, now_millis, post_update, redis_url, report_at, silent_address,
+    update_body, RoundTrips, TestTable,
 };
 use serde_json::json;
 use tokio::sync::Notify;
@@ -47,23 +47,6 @@ fn key(table: &TestTable, video: &str) -> PlaybackKey {
     }
 }
 
-fn report(key: &PlaybackKey, device: &str, seq: u64, at: u64, seconds: f64) -> PlaybackUpdate {
-    PlaybackUpdate {
-        key: key.clone(),
-        origin: Origin {
-            device: DeviceId::parse(device).unwrap(),
-            seq: Seq::new(seq).unwrap(),
-            updated_at: Stamp::from_millis(at),
-        },
-        change: Change::Report {
-            position: Position::from_seconds(seconds).unwrap(),
-            duration: None,
-        },
-        now: Stamp::from_millis(at),
-        expires_at: at / 1000 + 3600,
-    }
-}
-
 fn now() -> Stamp {
     Stamp::from_millis(now_millis())
 }
@@ -85,7 +68,10 @@ async fn written_state_is_served_from_the_cache_without_a_database_read() {
     let (store, trips) = cached(&table);
     let k = key(&table, "v1");
     let t = now_millis();
-    store.apply(&report(&k, "tv", 1, t, 600.0)).await.unwrap();
+    store
+        .apply(&report_at(&k, "tv", 1, t, 600.0))
+        .await
+        .unwrap();
     assert_eq!(trips.take(), ["UpdateItem"]);
     let state = store.get(&k, now()).await.unwrap().unwrap();
     assert_eq!(state.position.seconds(), 600.0);
@@ -102,7 +88,7 @@ async fn miss_reads_the_database_once_and_repopulates() {
     let k = key(&table, "v1");
     table
         .store()
-        .apply(&report(&k, "tv", 1, now_millis(), 700.0))
+        .apply(&report_at(&k, "tv", 1, now_millis(), 700.0))
         .await
         .unwrap(); // bypasses the cache
     let (store, trips) = cached(&table);
@@ -121,11 +107,11 @@ async fn cached_reads_follow_every_accepted_write_and_ignore_rejected_ones() {
     let k = key(&table, "v1");
     let t = now_millis();
     let steps = [
-        report(&k, "tv", 1, t, 100.0),
-        report(&k, "phone", 1, t + 10, 200.0),
-        report(&k, "tv", 2, t + 5, 50.0), // older by stamp: rejected
-        report(&k, "tv", 1, t + 20, 10.0), // stale seq of the tv: rejected
-        report(&k, "tv", 3, t + 30, 300.0),
+        report_at(&k, "tv", 1, t, 100.0),
+        report_at(&k, "phone", 1, t + 10, 200.0),
+        report_at(&k, "tv", 2, t + 5, 50.0), // older by stamp: rejected
+        report_at(&k, "tv", 1, t + 20, 10.0), // stale seq of the tv: rejected
+        report_at(&k, "tv", 3, t + 30, 300.0),
     ];
     for update in &steps {
         store.apply(update).await.unwrap();
@@ -134,7 +120,7 @@ async fn cached_reads_follow_every_accepted_write_and_ignore_rejected_ones() {
             plain.get(&k, now()).await.unwrap()
         );
     }
-    let mut remove = report(&k, "phone", 2, t + 40, 0.0);
+    let mut remove = report_at(&k, "phone", 2, t + 40, 0.0);
     remove.change = Change::Remove;
     store.apply(&remove).await.unwrap();
     assert!(
@@ -187,7 +173,7 @@ async fn a_late_repopulation_never_replaces_a_newer_cached_state() {
     let t = now_millis();
     table
         .store()
-        .apply(&report(&k, "tv", 1, t, 100.0))
+        .apply(&report_at(&k, "tv", 1, t, 100.0))
         .await
         .unwrap();
     let release = Arc::new(Notify::new());
@@ -207,7 +193,7 @@ async fn a_late_repopulation_never_replaces_a_newer_cached_state() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     // ...after the phone's newer report went to DynamoDB and the cache.
     writer
-        .apply(&report(&k, "phone", 1, t + 50, 900.0))
+        .apply(&report_at(&k, "phone", 1, t + 50, 900.0))
         .await
         .unwrap();
     release.notify_one();
@@ -231,7 +217,7 @@ async fn expired_entries_are_not_served_from_the_cache() {
     let (store, _) = cached(&table);
     let k = key(&table, "v1");
     let t = now_millis();
-    let mut short = report(&k, "tv", 1, t, 100.0);
+    let mut short = report_at(&k, "tv", 1, t, 100.0);
     short.expires_at = t / 1000 + 5;
     store.apply(&short).await.unwrap();
     assert!(store
@@ -287,7 +273,7 @@ async fn garbage_in_the_cache_falls_back_to_the_database() {
     let k = key(&table, "v1");
     table
         .store()
-        .apply(&report(&k, "tv", 1, now_millis(), 321.0))
+        .apply(&report_at(&k, "tv", 1, now_millis(), 321.0))
         .await
         .unwrap();
     let client = redis::Client::open(redis_url()).unwrap();

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use lambda_http::http::StatusCode;
 use playback::domain::{
-    AccountId, Change, DeviceId, Origin, PlaybackKey, PlaybackState, PlaybackUpdate, Position,
-    ProfileId, Rules, Seq, Stamp, VideoId,
+    AccountId, Change, PlaybackKey, PlaybackState, PlaybackUpdate, Position, ProfileId, Rules,
+    Stamp, VideoId,
 };
 use playback::store::{MemoryStore, PlaybackStore};
 use playback::App;
 use playback_tests::{
-    get_resume, json_body, now_millis, post_update, update_body, TestClock, TestTable,
+    get_resume, json_body, now_millis, post_update, report_at, update_body, TestClock, TestTable,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -317,7 +317,7 @@ async fn concurrent_writers_always_leave_the_latest_update() {
             // Devices keep counting across rounds: a seq once stored for a device is used up.
             for seq in round * 12 + 1..=round * 12 + 12 {
                 let stamp = base + seq * 40 + device * 7 + (seq * device) % 5;
-                let update = update_at(
+                let update = report_at(
                     &key,
                     &format!("dev-{device}"),
                     seq,
@@ -355,29 +355,6 @@ fn key() -> PlaybackKey {
         account: AccountId::parse("acct-1").unwrap(),
         profile: ProfileId::parse("alice").unwrap(),
         video: VideoId::parse("tt0111161").unwrap(),
-    }
-}
-
-fn update_at(
-    key: &PlaybackKey,
-    device: &str,
-    seq: u64,
-    stamp: u64,
-    seconds: f64,
-) -> PlaybackUpdate {
-    PlaybackUpdate {
-        key: key.clone(),
-        origin: Origin {
-            device: DeviceId::parse(device).unwrap(),
-            seq: Seq::new(seq).unwrap(),
-            updated_at: Stamp::from_millis(stamp),
-        },
-        change: Change::Report {
-            position: Position::from_seconds(seconds).unwrap(),
-            duration: None,
-        },
-        now: Stamp::from_millis(stamp),
-        expires_at: stamp / 1000 + 3600,
     }
 }
 
@@ -441,7 +418,7 @@ proptest! {
             let base = now_millis() - 60_000;
             let reference = MemoryStore::new();
             for op in &ops {
-                let mut update = update_at(&key, ["tv", "phone", "tablet"][op.device], op.seq,
+                let mut update = report_at(&key, ["tv", "phone", "tablet"][op.device], op.seq,
                     base + op.stamp_offset, (op.stamp_offset % 5_000) as f64);
                 update.now = Stamp::from_millis(base + op.now_offset);
                 update.change = match op.kind {

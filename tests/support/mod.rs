@@ -10,7 +10,9 @@ use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use lambda_http::{Body, Request, Response};
-use playback::domain::{Clock, Rules, Stamp};
+use playback::domain::{
+    Change, Clock, DeviceId, Origin, PlaybackKey, PlaybackUpdate, Position, Rules, Seq, Stamp,
+};
 use playback::store::{create_table, DynamoStore, StoreSettings};
 use playback::App;
 use serde_json::{json, Value};
@@ -507,4 +509,29 @@ pub async fn silent_address() -> std::net::SocketAddr {
         }
     });
     address
+}
+
+/// A position report of `seconds` from `device` (its `seq`), stamped and written at server time
+/// `stamp_ms`, living an hour: the store-level update most tests need.
+pub fn report_at(
+    key: &PlaybackKey,
+    device: &str,
+    seq: u64,
+    stamp_ms: u64,
+    seconds: f64,
+) -> PlaybackUpdate {
+    PlaybackUpdate {
+        key: key.clone(),
+        origin: Origin {
+            device: DeviceId::parse(device).unwrap(),
+            seq: Seq::new(seq).unwrap(),
+            updated_at: Stamp::from_millis(stamp_ms),
+        },
+        change: Change::Report {
+            position: Position::from_seconds(seconds).unwrap(),
+            duration: None,
+        },
+        now: Stamp::from_millis(stamp_ms),
+        expires_at: stamp_ms / 1000 + 3600,
+    }
 }
